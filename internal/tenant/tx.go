@@ -1,0 +1,282 @@
+package tenant
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/madbase/madbase/internal/httpx"
+)
+
+// Querier is what a handler may do inside Tx. *pgx.Conn satisfies it; the
+// value Tx hands out defers BEGIN and the claims setup so they travel in the
+// same round trip as the handler's first statement.
+type Querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+	CopyFrom(ctx context.Context, table pgx.Identifier, cols []string, src pgx.CopyFromSource) (int64, error)
+}
+
+// TxOptions shape one RLS transaction.
+type TxOptions struct {
+	ReadOnly bool
+	// Rollback ends the transaction with ROLLBACK even on success (Prefer: tx=rollback).
+	Rollback bool
+	// Request supplies request.method, request.path and request.headers.
+	Request *http.Request
+	// Settings are extra transaction-local GUCs (e.g. storage.operation, realtime.topic).
+	Settings map[string]string
+}
+
+// AllowedRoles are the roles Tx will switch to.
+var AllowedRoles = map[string]bool{RoleAnon: true, RoleAuthenticated: true, RoleService: true}
+
+// ErrRoleNotAllowed is the 403 for a token naming another role.
+var ErrRoleNotAllowed = httpx.E(http.StatusForbidden, CodeRoleNotAllowed, "role not allowed")
+
+// ErrUnavailable is answered when no connection to the project database can be had.
+var ErrUnavailable = httpx.E(http.StatusServiceUnavailable, "database_unavailable", "the project database is unavailable")
+
+const preludeSQL = `select set_config('role', $1, true), set_config('request.jwt.claims', $2, true),
+	set_config('request.jwt.claim.sub', $3, true), set_config('request.jwt.claim.role', $4, true),
+	set_config('request.jwt.claim.email', $5, true), set_config('request.method', $6, true),
+	set_config('request.path', $7, true), set_config('request.headers', $8, true),
+	(select count(set_config(k, v, true)) from unnest($9::text[], $10::text[]) as s(k, v))`
+
+// Tx runs fn in one transaction on a's project with a's role and claims set
+// transaction-locally. The connection goes back to the pool only in a clean
+// idle state; otherwise it is closed, so no role or claim can outlive the
+// transaction whatever fn did (error, panic, cancelled context, timeout).
+func (m *Manager) Tx(ctx context.Context, a *Auth, opt TxOptions, fn func(ctx context.Context, q Querier) error) (err error) {
+	role := a.Role()
+	if !AllowedRoles[role] {
+		return ErrRoleNotAllowed.With(fmt.Errorf("role %q", role))
+	}
+	pool, err := m.Pool(ctx, a.Project)
+	if err != nil {
+		return ErrUnavailable.With(err)
+	}
+	return runTx(ctx, pool, a, opt, fn)
+}
+
+func runTx(ctx context.Context, pool *pgxpool.Pool, a *Auth, opt TxOptions, fn func(ctx context.Context, q Querier) error) (err error) {
+	pc, err := pool.Acquire(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return ErrUnavailable.With(err)
+	}
+	conn := pc.Conn()
+	q := &lazyTx{conn: conn, begin: "begin", args: preludeArgs(a, opt)}
+	if opt.ReadOnly {
+		q.begin = "begin read only"
+	}
+	defer func() {
+		p := recover()
+		if p != nil || err != nil || opt.Rollback {
+			if q.started {
+				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+				_, _ = conn.Exec(rctx, "rollback")
+				cancel()
+			}
+		}
+		if conn.PgConn().TxStatus() != 'I' || conn.IsClosed() {
+			// Don't trust it: closing makes the pool drop it.
+			_ = conn.Close(context.Background())
+		}
+		pc.Release()
+		if p != nil {
+			panic(p)
+		}
+	}()
+	if err := fn(ctx, q); err != nil {
+		return err
+	}
+	if q.started && !opt.Rollback {
+		if _, err := conn.Exec(ctx, "commit"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func preludeArgs(a *Auth, opt TxOptions) []any {
+	c := a.Claims
+	method, path, headers := "", "", "{}"
+	if r := opt.Request; r != nil {
+		method, path = r.Method, r.URL.Path
+		h := make(map[string]string, len(r.Header))
+		for k, v := range r.Header {
+			h[strings.ToLower(k)] = strings.Join(v, ", ")
+		}
+		b, _ := json.Marshal(h)
+		headers = string(b)
+	}
+	keys := make([]string, 0, len(opt.Settings))
+	vals := make([]string, 0, len(opt.Settings))
+	for k, v := range opt.Settings {
+		keys, vals = append(keys, k), append(vals, v)
+	}
+	return []any{a.Role(), c.JSON(), c.Sub(), a.Role(), c.Email(), method, path, headers, keys, vals}
+}
+
+// lazyTx sends BEGIN and the claims prelude pipelined with the first statement.
+type lazyTx struct {
+	conn    *pgx.Conn
+	begin   string
+	args    []any
+	started bool
+}
+
+func (t *lazyTx) withPrelude(b *pgx.Batch) *pgx.Batch {
+	nb := &pgx.Batch{}
+	nb.Queue(t.begin)
+	nb.Queue(preludeSQL, t.args...)
+	nb.QueuedQueries = append(nb.QueuedQueries, b.QueuedQueries...)
+	t.started = true
+	return nb
+}
+
+func (t *lazyTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
+	if t.started {
+		return t.conn.SendBatch(ctx, b)
+	}
+	br := t.conn.SendBatch(ctx, t.withPrelude(b))
+	if _, err := br.Exec(); err != nil {
+		return &failedBatch{br: br, err: err}
+	}
+	if _, err := br.Exec(); err != nil {
+		return &failedBatch{br: br, err: err}
+	}
+	return br
+}
+
+func one(sql string, args []any) *pgx.Batch {
+	b := &pgx.Batch{}
+	b.Queue(sql, args...)
+	return b
+}
+
+func (t *lazyTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	if t.started {
+		return t.conn.Exec(ctx, sql, args...)
+	}
+	br := t.SendBatch(ctx, one(sql, args))
+	tag, err := br.Exec()
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return tag, err
+}
+
+func (t *lazyTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	if t.started {
+		return t.conn.Query(ctx, sql, args...)
+	}
+	br := t.SendBatch(ctx, one(sql, args))
+	rows, err := br.Query()
+	if err != nil {
+		_ = br.Close()
+		return rows, err
+	}
+	return &batchRows{Rows: rows, br: br}, nil
+}
+
+func (t *lazyTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	rows, err := t.Query(ctx, sql, args...)
+	return &row{rows: rows, err: err}
+}
+
+func (t *lazyTx) CopyFrom(ctx context.Context, table pgx.Identifier, cols []string, src pgx.CopyFromSource) (int64, error) {
+	if !t.started {
+		br := t.SendBatch(ctx, &pgx.Batch{})
+		if err := br.Close(); err != nil {
+			return 0, err
+		}
+	}
+	return t.conn.CopyFrom(ctx, table, cols, src)
+}
+
+// batchRows closes the batch with the rows, so the connection is usable after.
+type batchRows struct {
+	pgx.Rows
+	br     pgx.BatchResults
+	closed bool
+	err    error
+}
+
+func (r *batchRows) Close() {
+	if r.closed {
+		return
+	}
+	r.closed = true
+	r.Rows.Close()
+	r.err = r.br.Close()
+}
+
+func (r *batchRows) Next() bool {
+	if r.Rows.Next() {
+		return true
+	}
+	r.Close()
+	return false
+}
+
+func (r *batchRows) Err() error {
+	if err := r.Rows.Err(); err != nil {
+		return err
+	}
+	return r.err
+}
+
+type row struct {
+	rows pgx.Rows
+	err  error
+}
+
+func (r *row) Scan(dest ...any) error {
+	if r.err != nil {
+		return r.err
+	}
+	defer r.rows.Close()
+	if !r.rows.Next() {
+		if err := r.rows.Err(); err != nil {
+			return err
+		}
+		return pgx.ErrNoRows
+	}
+	if err := r.rows.Scan(dest...); err != nil {
+		return err
+	}
+	r.rows.Close()
+	return r.rows.Err()
+}
+
+type failedBatch struct {
+	br  pgx.BatchResults
+	err error
+}
+
+func (f *failedBatch) Exec() (pgconn.CommandTag, error) { return pgconn.CommandTag{}, f.err }
+func (f *failedBatch) Query() (pgx.Rows, error)         { return nil, f.err }
+func (f *failedBatch) QueryRow() pgx.Row                { return &row{err: f.err} }
+func (f *failedBatch) Close() error {
+	_ = f.br.Close()
+	return f.err
+}
+
+// IsNoRows reports pgx.ErrNoRows through wrapping.
+func IsNoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }
+
+func (f *failedBatch) Tx() pgx.Tx { return nil }

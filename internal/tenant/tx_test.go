@@ -1,0 +1,190 @@
+package tenant
+
+import (
+	"context"
+	"errors"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/madbase/madbase/internal/httpx"
+	"github.com/madbase/madbase/internal/token"
+)
+
+type seen struct{ user, claims, sub, role, method string }
+
+func observe(t *testing.T, m *Manager, a *Auth) seen {
+	t.Helper()
+	var s seen
+	err := m.Tx(t.Context(), a, TxOptions{ReadOnly: true}, func(ctx context.Context, q Querier) error {
+		return q.QueryRow(ctx, `select current_user, coalesce(current_setting('request.jwt.claims', true), ''),
+			coalesce(current_setting('request.jwt.claim.sub', true), ''), coalesce(current_setting('request.jwt.claim.role', true), ''),
+			coalesce(current_setting('request.method', true), '')`).Scan(&s.user, &s.claims, &s.sub, &s.role, &s.method)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestTxSetsRoleAndClaims(t *testing.T) {
+	m := newManager(t, Options{})
+	p := provision(t, m, "alpha")
+	ctx := t.Context()
+	pool, err := m.Pool(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `create table public.notes (id int primary key, owner uuid, body text);
+		alter table public.notes enable row level security;
+		create policy own on public.notes for select to authenticated using (owner = auth.uid());
+		insert into public.notes values (1, '11111111-1111-1111-1111-111111111111', 'mine'), (2, '22222222-2222-2222-2222-222222222222', 'theirs');`); err != nil {
+		t.Fatal(err)
+	}
+	user := &Auth{Project: p, Claims: token.Claims{"role": "authenticated", "sub": "11111111-1111-1111-1111-111111111111", "email": "u@x.io"}}
+	r := httptest.NewRequest("PATCH", "/rest/v1/notes?id=eq.1", nil)
+	r.Header.Set("X-Custom", "v")
+	var cur, uid, email, sub, hdr, method string
+	var n int
+	err = m.Tx(ctx, user, TxOptions{Request: r, Settings: map[string]string{"storage.operation": "object.get"}}, func(ctx context.Context, q Querier) error {
+		if err := q.QueryRow(ctx, `select current_user, auth.uid()::text, auth.jwt()->>'email', current_setting('request.jwt.claim.sub'),
+			current_setting('request.headers')::json->>'x-custom', current_setting('request.method')`).Scan(&cur, &uid, &email, &sub, &hdr, &method); err != nil {
+			return err
+		}
+		var op string
+		if err := q.QueryRow(ctx, `select storage.operation()`).Scan(&op); err != nil || op != "object.get" {
+			t.Errorf("extra setting: %q %v", op, err)
+		}
+		return q.QueryRow(ctx, `select count(*) from public.notes`).Scan(&n)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cur != "authenticated" || uid != "11111111-1111-1111-1111-111111111111" || email != "u@x.io" || sub != uid || hdr != "v" || method != "PATCH" {
+		t.Fatalf("got user=%s uid=%s email=%s sub=%s hdr=%s method=%s", cur, uid, email, sub, hdr, method)
+	}
+	if n != 1 {
+		t.Fatalf("RLS: authenticated saw %d rows, want 1", n)
+	}
+	svc := &Auth{Project: p, Claims: token.Claims{"role": "service_role"}}
+	_ = m.Tx(ctx, svc, TxOptions{ReadOnly: true}, func(ctx context.Context, q Querier) error {
+		return q.QueryRow(ctx, `select count(*) from public.notes`).Scan(&n)
+	})
+	if n != 2 {
+		t.Fatalf("service_role saw %d rows, want 2 (bypass)", n)
+	}
+	// Read-only transactions refuse writes.
+	err = m.Tx(ctx, svc, TxOptions{ReadOnly: true}, func(ctx context.Context, q Querier) error {
+		_, err := q.Exec(ctx, `delete from public.notes`)
+		return err
+	})
+	if err == nil {
+		t.Fatal("write in read-only tx succeeded")
+	}
+	// Roles outside the allowed set.
+	err = m.Tx(ctx, &Auth{Project: p, Claims: token.Claims{"role": "postgres"}}, TxOptions{}, func(context.Context, Querier) error { return nil })
+	if e := httpx.As(err); e.Status != 403 {
+		t.Fatalf("role postgres: %v", err)
+	}
+}
+
+// Supabase Realtime shipped a claims leak across pooled connections: after
+// any way a transaction can end, the next user must see none of it.
+func TestClaimsDoNotLeakAcrossPooledConnections(t *testing.T) {
+	m := newManager(t, Options{MaxConns: 1})
+	p := provision(t, m, "alpha")
+	ctx := t.Context()
+	user := &Auth{Project: p, Claims: token.Claims{"role": "authenticated", "sub": "11111111-1111-1111-1111-111111111111"}}
+	anon := &Auth{Project: p, Claims: token.Claims{"role": "anon"}}
+	setup := func(ctx context.Context, q Querier) error {
+		_, err := q.Exec(ctx, "select auth.uid()")
+		return err
+	}
+	cases := map[string]func(){
+		"success": func() { _ = m.Tx(ctx, user, TxOptions{}, setup) },
+		"error": func() {
+			_ = m.Tx(ctx, user, TxOptions{}, func(ctx context.Context, q Querier) error {
+				_ = setup(ctx, q)
+				return errors.New("handler failed")
+			})
+		},
+		"sql error": func() {
+			_ = m.Tx(ctx, user, TxOptions{}, func(ctx context.Context, q Querier) error {
+				_, err := q.Exec(ctx, "select 1/0")
+				return err
+			})
+		},
+		"panic": func() {
+			defer func() { _ = recover() }()
+			_ = m.Tx(ctx, user, TxOptions{}, func(ctx context.Context, q Querier) error {
+				_ = setup(ctx, q)
+				panic("boom")
+			})
+		},
+		"cancelled": func() {
+			cctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+			defer cancel()
+			_ = m.Tx(cctx, user, TxOptions{}, func(ctx context.Context, q Querier) error {
+				_, err := q.Exec(ctx, "select pg_sleep(5)")
+				return err
+			})
+		},
+		"statement timeout": func() {
+			_ = m.Tx(ctx, user, TxOptions{Settings: map[string]string{"statement_timeout": "50ms"}}, func(ctx context.Context, q Querier) error {
+				_, err := q.Exec(ctx, "select pg_sleep(5)")
+				return err
+			})
+		},
+		"rollback": func() { _ = m.Tx(ctx, user, TxOptions{Rollback: true}, setup) },
+	}
+	for name, run := range cases {
+		run()
+		s := observe(t, m, anon)
+		if s.user != "anon" || s.sub != "" || s.role != "anon" || s.claims != `{"role":"anon"}` {
+			t.Errorf("after %s the next transaction saw %+v", name, s)
+		}
+		// And outside any transaction the connection is back to its login role.
+		pool, _ := m.Pool(ctx, p)
+		var cur, claims string
+		if err := pool.QueryRow(ctx, "select current_user, coalesce(current_setting('request.jwt.claims', true), '')").Scan(&cur, &claims); err != nil {
+			t.Fatal(err)
+		}
+		if cur != "postgres" || claims != "" {
+			t.Errorf("after %s a plain query ran as %s with claims %q", name, cur, claims)
+		}
+	}
+}
+
+func TestRotateKeys(t *testing.T) {
+	m := newManager(t, Options{})
+	p := provision(t, m, "alpha")
+	ctx := t.Context()
+	old := p.AnonKey
+	np, err := m.Rotate(ctx, "alpha", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if np.AnonKey == old || np.JWTSecret == p.JWTSecret {
+		t.Fatal("keys did not change")
+	}
+	if _, err := VerifyToken(np, old); err == nil {
+		t.Fatal("old key accepted after rotation with no grace")
+	}
+	if _, err := VerifyToken(np, np.AnonKey); err != nil {
+		t.Fatal(err)
+	}
+	g, err := m.Rotate(ctx, "alpha", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := VerifyToken(g, np.AnonKey); err != nil {
+		t.Fatalf("previous key refused inside the grace window: %v", err)
+	}
+	if _, err := VerifyToken(g, old); err == nil {
+		t.Fatal("key from two rotations ago accepted")
+	}
+	g.OldJWTSecretUntil = time.Now().Add(-time.Second)
+	if _, err := VerifyToken(g, np.AnonKey); err == nil {
+		t.Fatal("previous key accepted after the grace window")
+	}
+}
