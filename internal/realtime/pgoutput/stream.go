@@ -201,16 +201,52 @@ func (s *Stream) Run(ctx context.Context) error {
 	sess := &session{s: s, conn: conn, rels: NewRelations()}
 	err = sess.loop(ctx)
 	if ctx.Err() != nil {
-		// Report the final position so a clean shutdown leaves the slot
-		// exactly where the handler got to.
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		err = ctx.Err()
+	}
+	var conErr *connError
+	if !errors.As(err, &conErr) {
+		// The connection still works: report the final position and end
+		// the copy cleanly, so a shutdown or a failed handler leaves the
+		// slot exactly where the handler got to. (Merely closing could
+		// reset the connection and lose the last update.)
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		if serr := sess.sendStatus(fctx, false); serr != nil {
-			s.log.Warn("final standby status update failed", "err", serr)
+		if serr := sess.finish(fctx); serr != nil {
+			s.log.Warn("replication shutdown incomplete", "err", serr)
 		}
-		return ctx.Err()
 	}
 	return err
+}
+
+// connError marks failures of the connection itself, after which there is
+// no point in a clean shutdown.
+type connError struct{ err error }
+
+func (e *connError) Error() string { return e.err.Error() }
+func (e *connError) Unwrap() error { return e.err }
+
+// finish sends the final status, ends the copy and drains the server's
+// remaining messages until it is idle again.
+func (ss *session) finish(ctx context.Context) error {
+	if err := ss.sendStatus(ctx, false); err != nil {
+		return err
+	}
+	ss.conn.Frontend().Send(&pgproto3.CopyDone{})
+	if err := ss.conn.Frontend().Flush(); err != nil {
+		return fmt.Errorf("send CopyDone: %w", err)
+	}
+	for {
+		msg, err := ss.conn.ReceiveMessage(ctx)
+		if err != nil {
+			return err
+		}
+		switch msg := msg.(type) {
+		case *pgproto3.ReadyForQuery:
+			return nil
+		case *pgproto3.ErrorResponse:
+			return pgconn.ErrorResponseToPgError(msg)
+		}
+	}
 }
 
 // session is the state of one replication connection.
@@ -234,7 +270,7 @@ func (ss *session) loop(ctx context.Context) error {
 	for {
 		if !time.Now().Before(ss.nextStatus) {
 			if err := ss.sendStatus(ctx, false); err != nil {
-				return fmt.Errorf("pgoutput: %w", err)
+				return &connError{fmt.Errorf("pgoutput: %w", err)}
 			}
 		}
 		rctx, cancel := context.WithDeadline(ctx, ss.nextStatus)
@@ -247,7 +283,7 @@ func (ss *session) loop(ctx context.Context) error {
 			if pgconn.Timeout(err) {
 				continue // time for a status update
 			}
-			return fmt.Errorf("pgoutput: receive: %w", err)
+			return &connError{fmt.Errorf("pgoutput: receive: %w", err)}
 		}
 		switch msg := msg.(type) {
 		case *pgproto3.CopyData:
@@ -255,9 +291,9 @@ func (ss *session) loop(ctx context.Context) error {
 				return err
 			}
 		case *pgproto3.ErrorResponse:
-			return fmt.Errorf("pgoutput: server: %w", pgconn.ErrorResponseToPgError(msg))
+			return &connError{fmt.Errorf("pgoutput: server: %w", pgconn.ErrorResponseToPgError(msg))}
 		case *pgproto3.CopyDone:
-			return errors.New("pgoutput: server ended replication")
+			return &connError{errors.New("pgoutput: server ended replication")}
 		case *pgproto3.NoticeResponse, *pgproto3.ParameterStatus:
 		default:
 			return fmt.Errorf("pgoutput: unexpected %T while streaming", msg)
@@ -284,7 +320,7 @@ func (ss *session) copyData(ctx context.Context, data []byte) error {
 		}
 		if ka.ReplyRequested {
 			if err := ss.sendStatus(ctx, false); err != nil {
-				return fmt.Errorf("pgoutput: %w", err)
+				return &connError{fmt.Errorf("pgoutput: %w", err)}
 			}
 		}
 		return nil
