@@ -156,11 +156,11 @@ type BodyKind int
 
 // Body kinds.
 const (
-	BodyNone BodyKind = iota // GET/HEAD: no fallback
-	BodyJSON                 // application/json: json/jsonb parameter
-	BodyText                 // text/plain: text parameter
-	BodyXML                  // text/xml: xml parameter
-	BodyBinary               // application/octet-stream: bytea parameter
+	BodyNone   BodyKind = iota // GET/HEAD: no fallback
+	BodyJSON                   // application/json: json/jsonb parameter
+	BodyText                   // text/plain: text parameter
+	BodyXML                    // text/xml: xml parameter
+	BodyBinary                 // application/octet-stream: bytea parameter
 )
 
 // FindFunction chooses the overload of schema.name whose parameter names
