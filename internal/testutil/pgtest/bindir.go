@@ -35,14 +35,19 @@ func (e *MissingBinaryError) Error() string {
 // postgres sits next to initdb. The error is a *MissingBinaryError when
 // nothing usable is found.
 func BinDir() (string, error) {
+	return findBinDir(exec.LookPath, pkgDirGlob)
+}
+
+// findBinDir is BinDir with its two sources passed in, for tests.
+func findBinDir(lookPath func(string) (string, error), pkgGlob string) (string, error) {
 	var candidates []string
-	if p, err := exec.LookPath("initdb"); err == nil {
+	if p, err := lookPath("initdb"); err == nil {
 		if real, err := filepath.EvalSymlinks(p); err == nil {
 			p = real
 		}
 		candidates = append(candidates, filepath.Dir(p))
 	}
-	candidates = append(candidates, packagedBinDirs()...)
+	candidates = append(candidates, packagedBinDirs(pkgGlob)...)
 	if len(candidates) == 0 {
 		return "", &MissingBinaryError{Name: "initdb"}
 	}
@@ -59,10 +64,10 @@ func BinDir() (string, error) {
 	return "", firstErr
 }
 
-// packagedBinDirs lists /usr/lib/postgresql/<version>/bin directories that
+// packagedBinDirs lists the <version>/bin directories matching glob that
 // contain initdb, newest version first.
-func packagedBinDirs() []string {
-	matches, _ := filepath.Glob(pkgDirGlob)
+func packagedBinDirs(glob string) []string {
+	matches, _ := filepath.Glob(glob)
 	type dir struct {
 		path    string
 		version float64

@@ -43,6 +43,7 @@ func connect(t *testing.T, url string) *pgx.Conn {
 }
 
 func TestURL(t *testing.T) {
+	t.Parallel()
 	want := fmt.Sprintf("postgres://postgres@127.0.0.1:%d/app?sslmode=disable", pg.Port())
 	if got := pg.URL("app"); got != want {
 		t.Errorf("URL(app) = %q, want %q", got, want)
@@ -53,6 +54,7 @@ func TestURL(t *testing.T) {
 }
 
 func TestExec(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	if err := pg.Exec(ctx, "postgres", "CREATE TABLE exec_test (n int)"); err != nil {
 		t.Fatal(err)
@@ -77,6 +79,7 @@ func TestExec(t *testing.T) {
 }
 
 func TestSettings(t *testing.T) {
+	t.Parallel()
 	conn := connect(t, pg.URL("postgres"))
 	for name, want := range map[string]string{
 		"wal_level":             "logical",
@@ -103,6 +106,7 @@ func TestSettings(t *testing.T) {
 // Realtime streams changes over a logical replication connection, so host
 // replication connections must be trusted.
 func TestReplicationConnection(t *testing.T) {
+	t.Parallel()
 	conn, err := pgconn.Connect(t.Context(), pg.URL("postgres")+"&replication=database")
 	if err != nil {
 		t.Fatal(err)
@@ -118,6 +122,7 @@ func TestReplicationConnection(t *testing.T) {
 }
 
 func TestTemplateRefusesConnections(t *testing.T) {
+	t.Parallel()
 	conn, err := pgx.Connect(t.Context(), pg.URL("tmpl"))
 	if err == nil {
 		conn.Close(context.Background())
@@ -131,6 +136,7 @@ func TestTemplateRefusesConnections(t *testing.T) {
 // Each parallel test gets its own copy of the template: both see the row
 // setup wrote, and neither sees the other's write.
 func TestNewDBIsolation(t *testing.T) {
+	t.Parallel()
 	var wrote sync.WaitGroup
 	wrote.Add(2)
 	urls := make(chan string, 2)
@@ -177,6 +183,7 @@ func TestNewDBIsolation(t *testing.T) {
 }
 
 func TestNewDBDropsOnCleanup(t *testing.T) {
+	t.Parallel()
 	var name string
 	t.Run("inner", func(t *testing.T) {
 		u, err := url.Parse(pg.NewDB(t, ""))
@@ -202,6 +209,7 @@ func TestNewDBDropsOnCleanup(t *testing.T) {
 }
 
 func TestNewDBDefaultTemplate(t *testing.T) {
+	t.Parallel()
 	conn := connect(t, pg.NewDB(t, ""))
 	var items *string
 	if err := conn.QueryRow(t.Context(), "SELECT to_regclass('items')::text").Scan(&items); err != nil {
@@ -213,6 +221,7 @@ func TestNewDBDefaultTemplate(t *testing.T) {
 }
 
 func TestCreateTemplateSetupError(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	err := pg.CreateTemplate(ctx, "broken", func(ctx context.Context, url string) error {
 		return fmt.Errorf("migration failed")
