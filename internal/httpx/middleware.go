@@ -30,6 +30,9 @@ func RequestID(ctx context.Context) string {
 type Info struct {
 	Surface string
 	Project string
+	// Route is the matched route pattern, for metric labels; surfaces with
+	// their own mux set it, else the outer mux's r.Pattern is used.
+	Route string
 }
 
 // RequestInfo returns the request's mutable Info (never nil inside Chain).
@@ -119,6 +122,9 @@ func Chain(log *slog.Logger, observe Observer, next http.Handler) http.Handler {
 			status := rec.status
 			if status == 0 {
 				status = http.StatusOK
+			}
+			if info.Route == "" {
+				info.Route = r.Pattern
 			}
 			elapsed := time.Since(start)
 			if observe != nil {
