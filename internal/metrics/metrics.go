@@ -67,7 +67,9 @@ var (
 	poolWait     = prometheus.NewDesc("madbase_pool_acquire_wait_seconds_total", "Time spent waiting for a connection.", []string{"project"}, nil)
 )
 
-type poolCollector struct{ snapshot func() map[string]*pgxpool.Stat }
+type poolCollector struct {
+	snapshot func() map[string]*pgxpool.Stat
+}
 
 func (c *poolCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- poolTotal
