@@ -110,7 +110,7 @@ func (ss *session) command(verb, arg string) bool {
 		ss.helo = true
 		ss.resetTx()
 		lines := []string{o.Hostname + " greets " + arg, "8BITMIME", fmt.Sprintf("SIZE %d", o.MaxSize)}
-		if ss.sink.tls != nil && !ss.tls {
+		if ss.sink.tls != nil && !ss.tls && !ss.sink.opts.ImplicitTLS {
 			lines = append(lines, "STARTTLS")
 		}
 		if !ss.authed {
@@ -153,7 +153,7 @@ func (ss *session) command(verb, arg string) bool {
 }
 
 func (ss *session) startTLS() bool {
-	if ss.sink.tls == nil || ss.tls {
+	if ss.sink.tls == nil || ss.tls || ss.sink.opts.ImplicitTLS {
 		return ss.reply(502, "5.5.1 STARTTLS not available") != nil
 	}
 	if ss.reply(220, "2.0.0 Ready to start TLS") != nil {

@@ -23,6 +23,9 @@ type Options struct {
 	TLS bool
 	// RequireTLS refuses MAIL until STARTTLS has been done (implies TLS).
 	RequireTLS bool
+	// ImplicitTLS serves TLS from the first byte (SMTPS, as on port 465)
+	// instead of offering STARTTLS; CertPool trusts its certificate.
+	ImplicitTLS bool
 	// Username and Password, when Username is set, are the only
 	// credentials AUTH PLAIN accepts.
 	Username, Password string
@@ -63,7 +66,7 @@ func Start(opts Options) (*Sink, error) {
 		opts.Hostname = "smtpsink.test"
 	}
 	s := &Sink{opts: opts, arrived: make(chan struct{}), conns: map[net.Conn]struct{}{}}
-	if opts.TLS {
+	if opts.TLS || opts.ImplicitTLS {
 		cert, pool, err := selfSigned()
 		if err != nil {
 			return nil, err
@@ -188,6 +191,11 @@ func (s *Sink) accept() {
 		go func() {
 			defer s.wg.Done()
 			sess := &session{sink: s, conn: c}
+			if s.opts.ImplicitTLS {
+				tc := tls.Server(c, s.tls)
+				s.swapConn(c, tc)
+				sess.conn, sess.tls = tc, true
+			}
 			sess.serve()
 			s.mu.Lock()
 			delete(s.conns, sess.conn)
