@@ -18,6 +18,9 @@ import (
 var pg *pgtest.Cluster
 
 func TestMain(m *testing.M) {
+	if os.Getenv("PGTEST_PANIC_HELPER") != "" {
+		os.Exit(pgtest.Main(m, &pg, nil)) // TestHelperPanics needs no template
+	}
 	os.Exit(pgtest.Main(m, &pg, func(ctx context.Context, c *pgtest.Cluster) error {
 		return c.CreateTemplate(ctx, "tmpl", func(ctx context.Context, url string) error {
 			conn, err := pgx.Connect(ctx, url)

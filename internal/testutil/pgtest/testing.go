@@ -20,28 +20,14 @@ func (c *Cluster) NewDB(t testing.TB, template string) string {
 		template = "template1"
 	}
 	name := dbName(c.seq.Add(1), t.Name())
-	ident := pgx.Identifier{name}.Sanitize()
-	create := "CREATE DATABASE " + ident + " TEMPLATE " + pgx.Identifier{template}.Sanitize()
-	if c.major >= 15 {
-		// Copying the files beats WAL-logging every block (15's default) by
-		// about five times for small test databases; the checkpoints it
-		// needs are cheap with fsync off.
-		create += " STRATEGY FILE_COPY"
-	}
-
-	// PostgreSQL refuses to clone a template while another session (including
-	// another clone in progress) uses it.
-	c.cloneMu.Lock()
-	err := c.Exec(t.Context(), "postgres", create)
-	c.cloneMu.Unlock()
-	if err != nil {
+	if err := c.createDB(t.Context(), name, template); err != nil {
 		t.Fatalf("pgtest: clone %q: %v", template, err)
 	}
 	t.Cleanup(func() {
 		// t.Context is already cancelled when cleanups run.
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if err := c.Exec(ctx, "postgres", "DROP DATABASE IF EXISTS "+ident+" WITH (FORCE)"); err != nil {
+		if err := c.Exec(ctx, "postgres", "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
 			t.Errorf("pgtest: drop test database: %v", err)
 		}
 	})
