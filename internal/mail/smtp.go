@@ -171,3 +171,13 @@ func (c *Client) deliver(ctx context.Context, rcpts []string, raw []byte) error 
 	}
 	return sc.Quit()
 }
+
+// SendKind renders kind's template from ts with d and sends it to `to`.
+func (c *Client) SendKind(ctx context.Context, ts *Templates, kind Kind, to string, d Data) error {
+	msg, err := ts.Render(kind, d)
+	if err != nil {
+		return err
+	}
+	msg.To = []string{to}
+	return c.Send(ctx, msg)
+}

@@ -95,6 +95,24 @@ func TestSendRenderedMagicLink(t *testing.T) {
 	}
 }
 
+func TestSendKind(t *testing.T) {
+	s := smtpsink.New(t, smtpsink.Options{})
+	ts, err := NewTemplates(map[Kind]Template{Reauthentication: {Body: "<p>code {{ .Token }} for {{ .Email }}</p>"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := clientFor(t, s, nil).SendKind(t.Context(), ts, Reauthentication, "u@example.com", Data{Email: "u@example.com", Token: "551177"}); err != nil {
+		t.Fatal(err)
+	}
+	m := wait(t, s, "u@example.com")
+	if m.Subject != "551177 is your verification code" || m.Code() != "551177" || !strings.Contains(m.HTML, "for u@example.com") {
+		t.Fatalf("subject %q code %q html %q", m.Subject, m.Code(), m.HTML)
+	}
+	if err := clientFor(t, s, nil).SendKind(t.Context(), ts, "welcome", "u@example.com", Data{}); err == nil {
+		t.Fatal("unknown kind sent")
+	}
+}
+
 func TestSendFailures(t *testing.T) {
 	t.Run("untrusted certificate", func(t *testing.T) {
 		s := smtpsink.New(t, smtpsink.Options{TLS: true})

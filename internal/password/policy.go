@@ -16,7 +16,8 @@ const (
 const MinLengthFloor = 6
 
 // Check returns the reasons pw fails the policy: "length" when it is shorter
-// than minLength bytes (GoTrue counts bytes, not characters), "characters"
+// than minLength bytes (GoTrue counts bytes, not characters; a minLength
+// below MinLengthFloor is raised to it, as GoTrue does), "characters"
 // when it lacks a character from any of the sets in required. required uses
 // GoTrue's PASSWORD_REQUIRED_CHARACTERS syntax: sets separated by ':', with
 // "\:" for a literal colon inside a set. nil means the password is fine.
@@ -29,6 +30,7 @@ func Check(pw string, minLength int, required string) []string {
 // reasons, e.g. "Password should be at least 8 characters.".
 func Weakness(pw string, minLength int, required string) (reasons []string, message string) {
 	var msgs []string
+	minLength = max(minLength, MinLengthFloor)
 	if len(pw) < minLength {
 		reasons = append(reasons, ReasonLength)
 		msgs = append(msgs, fmt.Sprintf("Password should be at least %d characters.", minLength))

@@ -23,8 +23,10 @@ func TestCheck(t *testing.T) {
 		{"abc", 6, gotrueSets, []string{"length", "characters"}},
 		// Length counts bytes as GoTrue does: five 2-byte runes pass min 10.
 		{"ééééé", 10, "", nil},
-		{"a:b", 1, `x\::b`, nil}, // escaped colon belongs to the set "x:"
-		{"ab", 1, `x\::b`, []string{"characters"}},
+		{"a:bcdef", 1, `x\::b`, nil}, // escaped colon belongs to the set "x:"
+		{"abcdef", 1, `x\::b`, []string{"characters"}},
+		// A minimum below GoTrue's floor of 6 is raised to it.
+		{"abcde", 2, "", []string{"length"}},
 		{"pw12345", 6, "::0123456789::", nil}, // empty sets are ignored
 	} {
 		if got := Check(tc.pw, tc.min, tc.required); !cmp.Equal(got, tc.want) {

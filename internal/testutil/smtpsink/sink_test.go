@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-func send(t *testing.T, s *Sink, c *smtp.Client, from string, to []string, body string) error {
+func send(t *testing.T, c *smtp.Client, from string, to []string, body string) error {
 	t.Helper()
 	if err := c.Mail(from); err != nil {
 		return err
@@ -48,7 +48,7 @@ const simple = "From: a@example.com\r\nTo: b@example.com\r\nSubject: =?utf-8?q?G
 func TestPlainDelivery(t *testing.T) {
 	s := New(t, Options{})
 	c := dial(t, s)
-	if err := send(t, s, c, "a@example.com", []string{"B@Example.com", "c@example.com"}, simple); err != nil {
+	if err := send(t, c, "a@example.com", []string{"B@Example.com", "c@example.com"}, simple); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Quit(); err != nil {
@@ -97,7 +97,7 @@ func TestWaitForConsumesAndTimesOut(t *testing.T) {
 	}()
 	c := dial(t, s)
 	for i := range 2 {
-		if err := send(t, s, c, "a@example.com", []string{"x@example.com"}, fmt.Sprintf("Subject: n%d\r\n\r\nbody\r\n", i)); err != nil {
+		if err := send(t, c, "a@example.com", []string{"x@example.com"}, fmt.Sprintf("Subject: n%d\r\n\r\nbody\r\n", i)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -146,7 +146,7 @@ func TestStartTLSAndAuth(t *testing.T) {
 	if err := c.Auth(smtp.PlainAuth("", "u", "p", "127.0.0.1")); err != nil {
 		t.Fatal(err)
 	}
-	if err := send(t, s, c, "a@example.com", []string{"b@example.com"}, "Subject: hi\r\n\r\nx\r\n"); err != nil {
+	if err := send(t, c, "a@example.com", []string{"b@example.com"}, "Subject: hi\r\n\r\nx\r\n"); err != nil {
 		t.Fatal(err)
 	}
 	m, err := s.WaitFor(t.Context(), "b@example.com")
@@ -171,7 +171,7 @@ func TestWrongCredentials(t *testing.T) {
 	if err := c.Auth(smtp.PlainAuth("", "anyone", "anything", "127.0.0.1")); err != nil {
 		t.Fatal(err)
 	}
-	if err := send(t, open, c, "a@b", []string{"c@d"}, "Subject: s\r\n\r\nb\r\n"); err != nil {
+	if err := send(t, c, "a@b", []string{"c@d"}, "Subject: s\r\n\r\nb\r\n"); err != nil {
 		t.Fatal(err)
 	}
 	if m, _ := open.WaitFor(t.Context(), "c@d"); m.AuthUser != "anyone" {
@@ -245,7 +245,7 @@ func TestProtocolErrors(t *testing.T) {
 func TestMaxSize(t *testing.T) {
 	s := New(t, Options{MaxSize: 100})
 	c := dial(t, s)
-	err := send(t, s, c, "a@b", []string{"c@d"}, "Subject: big\r\n\r\n"+strings.Repeat("z", 200)+"\r\n")
+	err := send(t, c, "a@b", []string{"c@d"}, "Subject: big\r\n\r\n"+strings.Repeat("z", 200)+"\r\n")
 	if err == nil || !strings.Contains(err.Error(), "552") {
 		t.Fatalf("oversized message: %v, want 552", err)
 	}
