@@ -20,7 +20,7 @@ type Message struct {
 	ID       string
 	From     string   // envelope sender
 	To       []string // envelope recipients
-	TLS      bool     // delivered after STARTTLS
+	TLS      bool     // delivered over TLS (STARTTLS or implicit)
 	AuthUser string   // AUTH PLAIN user, "" when not authenticated
 	Received time.Time
 
