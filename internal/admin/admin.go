@@ -193,8 +193,24 @@ func (a *API) createProject(w http.ResponseWriter, r *http.Request) error {
 	}
 	settings := map[string]json.RawMessage{}
 	for k, v := range raw {
-		if settingsSections[k] {
+		switch {
+		case settingsSections[k]:
 			settings[k] = v
+		case k == "settings":
+			var s map[string]json.RawMessage
+			if json.Unmarshal(v, &s) != nil {
+				e := httpx.E(http.StatusBadRequest, "validation_failed", "settings: must be an object of sections")
+				e.Details = map[string]string{"field": "settings"}
+				return e
+			}
+			for sk, sv := range s {
+				settings[sk] = sv
+			}
+		case k == "ref" || k == "name" || k == "db_url" || k == "jwt_secret":
+		default:
+			e := httpx.E(http.StatusBadRequest, "validation_failed", "unknown field "+k)
+			e.Details = map[string]string{"field": k}
+			return e
 		}
 	}
 	if err := checkSettings(settings); err != nil {

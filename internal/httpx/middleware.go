@@ -109,6 +109,8 @@ func Chain(log *slog.Logger, observe Observer, next http.Handler) http.Handler {
 		ctx = context.WithValue(ctx, infoKey, info)
 		r = r.WithContext(ctx)
 		rec := &recorder{ResponseWriter: w}
+		log.DebugContext(ctx, "request started", "request_id", id, "method", r.Method, "path", r.URL.Path,
+			"remote", r.RemoteAddr, "user_agent", r.UserAgent())
 		defer func() {
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler {
