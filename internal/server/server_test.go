@@ -55,7 +55,7 @@ func TestAdminProjects(t *testing.T) {
 			Body:           map[string]any{"ref": "alpha", "name": "Alpha", "db_url": db, "auth": map[string]any{"autoconfirm": true}},
 			ExpectedStatus: 201, ExpectedContent: []string{`"anon_key":"ey`, `"service_role_key":"ey`, `"publishable_key":"sb_publishable_`, `"secret_key":"sb_secret_`, `"jwt_secret":`},
 			ExpectedJSON: map[string]any{"ref": "alpha", "name": "Alpha", "status": "active", "settings": map[string]any{"auth": map[string]any{"autoconfirm": true}}},
-			Check: func(t *testing.T, _ *http.Response, b []byte) { _ = json.Unmarshal(b, &created) }},
+			Check:        func(t *testing.T, _ *http.Response, b []byte) { _ = json.Unmarshal(b, &created) }},
 		{Name: "duplicate", Method: "POST", Path: "/admin/v1/projects", Headers: admin, Body: map[string]any{"ref": "alpha", "db_url": db}, ExpectedStatus: 409},
 		{Name: "get", Method: "GET", Path: "/admin/v1/projects/alpha", Headers: admin, ExpectedStatus: 200, ExpectedJSON: map[string]any{"ref": "alpha"}},
 		{Name: "get unknown", Method: "GET", Path: "/admin/v1/projects/zzz", Headers: admin, ExpectedStatus: 404},

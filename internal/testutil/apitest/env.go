@@ -62,7 +62,7 @@ type Env struct {
 	Server  *server.Server
 	Handler http.Handler
 	Config  *config.Config
-	log *lockedWriter
+	log     *lockedWriter
 }
 
 // Logs returns the server's JSON log lines so far.
