@@ -49,7 +49,7 @@ func (e *initdbError) Unwrap() error { return e.err }
 func (c *Cluster) initdb(ctx context.Context, base string) error {
 	cache, err := c.cachedInitdb(ctx, base)
 	if err == nil {
-		if err = copyTree(cache, c.dataDir, c.cred); err == nil {
+		if err = copyCache(cache, c.dataDir, c.cred); err == nil {
 			return nil
 		}
 		_ = os.RemoveAll(c.dataDir)
@@ -112,6 +112,13 @@ func (c *Cluster) cachedInitdb(ctx context.Context, base string) (string, error)
 	if err := c.runInitdb(ctx, data); err != nil {
 		return "", err
 	}
+	files, size, err := treeSize(data)
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(data, manifestName), fmt.Appendf(nil, "%d %d\n", files, size), 0o644); err != nil {
+		return "", err
+	}
 	// The rename publishes the cache only once it is complete.
 	if err := os.Rename(data, dir); err != nil {
 		return "", err
@@ -123,7 +130,7 @@ func (c *Cluster) cachedInitdb(ctx context.Context, base string) (string, error)
 // the user the server runs as change.
 func (c *Cluster) cacheKey() (string, error) {
 	h := sha256.New()
-	fmt.Fprintf(h, "pgtest cache v1\n%s\n%d\n%q\n%q\n", c.bin, c.uid(), initdbArgs(), hbaConf)
+	fmt.Fprintf(h, "pgtest cache v2\n%s\n%d\n%q\n%q\n", c.bin, c.uid(), initdbArgs(), hbaConf)
 	for _, name := range []string{"initdb", "postgres"} {
 		fi, err := os.Stat(filepath.Join(c.bin, name))
 		if err != nil {
@@ -145,8 +152,57 @@ func (c *Cluster) usableCache(dir string) bool {
 	if !ok || int(st.Uid) != c.uid() {
 		return false
 	}
-	_, err = os.Stat(filepath.Join(dir, "PG_VERSION"))
+	_, err = os.Stat(filepath.Join(dir, manifestName))
 	return err == nil
+}
+
+// manifestName is a file in the cache's top directory recording how many
+// files and bytes the rest of it holds. It is not copied into clusters.
+const manifestName = "pgtest_cache_manifest"
+
+// copyCache copies the cached data directory to dst and checks the copy
+// against the cache's manifest. A cache found incomplete (say, a /tmp
+// cleaner removed old files from it) is deleted so that the next Start
+// rebuilds it.
+func copyCache(cache, dst string, cred *syscall.Credential) error {
+	manifest, err := os.ReadFile(filepath.Join(cache, manifestName))
+	if err != nil {
+		return err
+	}
+	var wantFiles, wantSize int64
+	if _, err := fmt.Sscan(string(manifest), &wantFiles, &wantSize); err != nil {
+		return fmt.Errorf("cache manifest: %w", err)
+	}
+	files, size, err := copyTree(cache, dst, cred)
+	if err != nil {
+		return err
+	}
+	if files != wantFiles || size != wantSize {
+		// Move it aside first so no one starts copying it meanwhile.
+		broken := fmt.Sprintf("%s.broken-%d", cache, os.Getpid())
+		if os.Rename(cache, broken) == nil {
+			_ = os.RemoveAll(broken)
+		}
+		return fmt.Errorf("initdb cache %s is incomplete (%d files, %d bytes; want %d, %d)", cache, files, size, wantFiles, wantSize)
+	}
+	return nil
+}
+
+// treeSize counts the regular files under dir and their bytes.
+func treeSize(dir string) (files, size int64, err error) {
+	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		files++
+		size += info.Size()
+		return nil
+	})
+	return files, size, err
 }
 
 func (c *Cluster) uid() int {
@@ -181,16 +237,20 @@ func lockFile(ctx context.Context, path string) (func(), error) {
 	}
 }
 
-// copyTree copies a data directory (plain files and directories only),
-// keeping permission bits, and gives the copy to cred's user if set.
-func copyTree(src, dst string, cred *syscall.Credential) error {
-	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+// copyTree copies a data directory (plain files and directories only; the
+// cache manifest left out), keeping permission bits, and gives the copy to
+// cred's user if set. It returns the number of files and bytes copied.
+func copyTree(src, dst string, cred *syscall.Credential) (files, size int64, err error) {
+	err = filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		rel, err := filepath.Rel(src, path)
 		if err != nil {
 			return err
+		}
+		if rel == manifestName {
+			return nil
 		}
 		target := filepath.Join(dst, rel)
 		info, err := d.Info()
@@ -211,6 +271,8 @@ func copyTree(src, dst string, cred *syscall.Credential) error {
 			if err := copyFile(path, target, info.Mode().Perm()); err != nil {
 				return err
 			}
+			files++
+			size += info.Size()
 		default:
 			return fmt.Errorf("unexpected file type in cache: %s (%s)", path, strings.TrimSpace(info.Mode().Type().String()))
 		}
@@ -219,6 +281,7 @@ func copyTree(src, dst string, cred *syscall.Credential) error {
 		}
 		return nil
 	})
+	return files, size, err
 }
 
 func copyFile(src, dst string, perm fs.FileMode) error {

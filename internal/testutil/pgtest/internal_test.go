@@ -170,3 +170,48 @@ func TestStartFailureReportsLogAndCleansUp(t *testing.T) {
 		}
 	}
 }
+
+// fakeCache makes a cache-like tree with a manifest saying files/size.
+func fakeCache(t *testing.T, manifest string) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "cache")
+	if err := os.MkdirAll(filepath.Join(dir, "base", "1"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for name, body := range map[string]string{"PG_VERSION": "15\n", "base/1/1259": "0123456789", manifestName: manifest} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestCopyCache(t *testing.T) {
+	cache := fakeCache(t, "2 13\n")
+	dst := filepath.Join(t.TempDir(), "data")
+	if err := copyCache(cache, dst, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(dst, "base", "1", "1259"))
+	if err != nil || string(got) != "0123456789" {
+		t.Errorf("copied file = %q, %v", got, err)
+	}
+	if _, err := os.Stat(filepath.Join(dst, manifestName)); !os.IsNotExist(err) {
+		t.Errorf("manifest copied into the cluster: %v", err)
+	}
+	if fi, err := os.Stat(dst); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("data directory mode = %v, %v; want 0700", fi.Mode().Perm(), err)
+	}
+}
+
+// A cache that lost files is reported and removed so the next run rebuilds it.
+func TestCopyCacheIncomplete(t *testing.T) {
+	cache := fakeCache(t, "3 20\n")
+	err := copyCache(cache, filepath.Join(t.TempDir(), "data"), nil)
+	if err == nil || !strings.Contains(err.Error(), "incomplete") {
+		t.Fatalf("err = %v, want incomplete cache", err)
+	}
+	if _, err := os.Stat(cache); !os.IsNotExist(err) {
+		t.Errorf("incomplete cache not removed: %v", err)
+	}
+}
