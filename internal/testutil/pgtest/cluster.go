@@ -128,7 +128,8 @@ func (c *Cluster) URL(db string) string {
 	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", c.port, url.PathEscape(db))
 }
 
-// Exec runs one statement in database db on a connection of its own.
+// Exec runs sql in database db on a connection of its own. Without args, sql
+// may hold several statements separated by semicolons.
 func (c *Cluster) Exec(ctx context.Context, db, sql string, args ...any) error {
 	conn, err := pgx.Connect(ctx, c.URL(db))
 	if err != nil {

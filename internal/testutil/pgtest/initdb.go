@@ -215,7 +215,13 @@ func (c *Cluster) uid() int {
 // lockFile takes an exclusive flock on path, waiting until ctx is done.
 // Closing the file (the returned func) releases it, as does process death.
 func lockFile(ctx context.Context, path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o644)
+	// Open before create: with protected_regular, O_CREAT on another user's
+	// existing file in a sticky directory (/tmp, /dev/shm) fails even if
+	// the file could be opened.
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		f, err = os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o644)
+	}
 	if err != nil {
 		return nil, err
 	}

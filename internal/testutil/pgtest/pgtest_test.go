@@ -63,7 +63,10 @@ func TestExec(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = pg.Exec(context.Background(), "postgres", "DROP TABLE exec_test") })
-	if err := pg.Exec(ctx, "postgres", "INSERT INTO exec_test VALUES ($1)", 42); err != nil {
+	if err := pg.Exec(ctx, "postgres", "INSERT INTO exec_test VALUES ($1)", 40); err != nil {
+		t.Fatal(err)
+	}
+	if err := pg.Exec(ctx, "postgres", "UPDATE exec_test SET n = n + 1; UPDATE exec_test SET n = n + 1"); err != nil {
 		t.Fatal(err)
 	}
 	var n int
