@@ -1,0 +1,161 @@
+package sqlgen
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/madbase/madbase/internal/rest/schema"
+)
+
+// argType maps a parameter type to the one used to read it from a JSON
+// body, as PostgREST does (fixed-length types would pad or truncate).
+func argType(t string) string {
+	switch t {
+	case "character":
+		return "character varying"
+	case "bit":
+		return "bit varying"
+	}
+	return t
+}
+
+// callFrom renders the FROM items that call the function, aliased
+// pgrst_call (with column alias pgrst_scalar for scalar returns).
+func (b *builder) callFrom(f *schema.Function) (string, error) {
+	fq := ident(f.Schema, f.Name)
+	alias := " AS pgrst_call"
+	if f.Return == schema.ReturnsScalar || f.Return == schema.ReturnsVoid {
+		alias = " AS pgrst_call(pgrst_scalar)"
+	}
+	if len(f.Params) == 1 && f.Params[0].Name == "" {
+		if b.req.GetArgs {
+			return "", errors.New("sqlgen: a function with an unnamed parameter needs a body")
+		}
+		return fq + "(" + b.arg(string(b.req.Body)) + "::" + f.Params[0].Type + ")" + alias, nil
+	}
+	if b.req.GetArgs {
+		var named []string
+		for _, p := range f.Params {
+			var vals []string
+			for _, a := range b.req.Params.Args {
+				if a.Name == p.Name {
+					vals = append(vals, a.Value)
+				}
+			}
+			if len(vals) == 0 {
+				continue
+			}
+			if p.Variadic {
+				named = append(named, "VARIADIC "+ident(p.Name)+" := "+b.arg(arrayLiteral(vals))+"::"+p.Type)
+				continue
+			}
+			named = append(named, ident(p.Name)+" := "+b.arg(vals[0])+"::"+p.Type)
+		}
+		return fq + "(" + strings.Join(named, ", ") + ")" + alias, nil
+	}
+	var defs, named []string
+	for _, p := range f.Params {
+		present := false
+		for _, n := range b.req.ArgNames {
+			if n == p.Name {
+				present = true
+			}
+		}
+		if !present {
+			continue
+		}
+		defs = append(defs, ident(p.Name)+" "+argType(p.Type))
+		v := ""
+		if p.Variadic {
+			v = "VARIADIC "
+		}
+		named = append(named, v+ident(p.Name)+" := pgrst_args."+ident(p.Name))
+	}
+	call := fq + "(" + strings.Join(named, ", ") + ")" + alias
+	if len(defs) == 0 {
+		return call, nil
+	}
+	body := b.arg(string(b.req.Body)) + "::json"
+	obj := "CASE WHEN json_typeof(" + body + ") = 'array' THEN " + body + "->0 ELSE " + body + " END"
+	return "json_to_record(" + obj + ") AS pgrst_args(" + strings.Join(defs, ", ") + "), LATERAL " + call, nil
+}
+
+// call: WITH pgrst_source AS (SELECT … FROM fn(…)) and, for set and
+// composite returns, the read machinery (select, filters, order, range,
+// count, embeds through the returned table's relationships) over it.
+func (b *builder) call() (string, error) {
+	f := b.req.Function
+	if f == nil {
+		return "", errors.New("sqlgen: Call without Function")
+	}
+	from, err := b.callFrom(f)
+	if err != nil {
+		return "", err
+	}
+	var sb strings.Builder
+	scalar := f.Return == schema.ReturnsScalar || f.Return == schema.ReturnsVoid
+	if scalar {
+		sb.WriteString("WITH pgrst_source AS (SELECT pgrst_call.pgrst_scalar FROM " + from + ")")
+	} else {
+		sb.WriteString("WITH pgrst_source AS (SELECT pgrst_call.* FROM " + from + ")")
+	}
+	if !f.ReturnsSet {
+		// One value or one row: the body is that value/object, not an array.
+		b.req.Singular = true
+	}
+	var shaped string
+	if scalar {
+		shaped = "SELECT pgrst_source.pgrst_scalar FROM pgrst_source"
+		r := b.req.Params.Range(nil)
+		limit := r.Limit
+		if b.req.MaxRows > 0 && f.ReturnsSet && (limit == nil || *limit > b.req.MaxRows) {
+			limit = &b.req.MaxRows
+		}
+		if limit != nil {
+			shaped += " LIMIT " + b.arg(*limit)
+		}
+		if r.Offset > 0 {
+			shaped += " OFFSET " + b.arg(r.Offset)
+		}
+		total := "NULL::int8"
+		if b.req.Count {
+			total = "(SELECT pg_catalog.count(*) FROM pgrst_source)"
+		}
+		sb.WriteString(" SELECT " + total + " AS total_result_set, pg_catalog.count(_postgrest_t) AS page_total, ")
+		sb.WriteString(b.bodyExpr("_postgrest_t", true) + " AS body, " + resultTail + ", NULL::int8 AS inserted, NULL::text AS location")
+		sb.WriteString(" FROM (" + shaped + ") _postgrest_t")
+		return sb.String(), nil
+	}
+	alias := ident(f.Name)
+	root := &node{qname: schema.QName{Schema: f.Schema, Name: f.Name}, ref: alias, from: "pgrst_source AS " + alias, relName: f.Name}
+	if f.ReturnTable != nil {
+		if t, ok := b.snap.LookupTable(*f.ReturnTable); ok {
+			root.table = t
+			root.qname = t.QName()
+		}
+	}
+	if err := b.buildTree(root, b.req.Params, true); err != nil {
+		return "", err
+	}
+	maxRows := b.req.MaxRows
+	if !f.ReturnsSet {
+		maxRows = 0
+	}
+	src, err := b.nodeSQL(root, nil, false, maxRows)
+	if err != nil {
+		return "", err
+	}
+	total := "NULL::int8"
+	if b.req.Count {
+		cnt, err := b.nodeSQL(root, nil, true, 0)
+		if err != nil {
+			return "", err
+		}
+		sb.WriteString(", pgrst_source_count AS (" + cnt + ")")
+		total = "(SELECT pg_catalog.count(*) FROM pgrst_source_count)"
+	}
+	sb.WriteString(" SELECT " + total + " AS total_result_set, pg_catalog.count(_postgrest_t) AS page_total, ")
+	sb.WriteString(b.bodyExpr("_postgrest_t", false) + " AS body, " + resultTail + ", NULL::int8 AS inserted, NULL::text AS location")
+	sb.WriteString(" FROM (" + src + ") _postgrest_t")
+	return sb.String(), nil
+}
