@@ -159,7 +159,9 @@ func cutBearer(h string) (string, bool) {
 type authKey struct{}
 
 // WithAuth stores a in ctx.
-func WithAuth(ctx context.Context, a *Auth) context.Context { return context.WithValue(ctx, authKey{}, a) }
+func WithAuth(ctx context.Context, a *Auth) context.Context {
+	return context.WithValue(ctx, authKey{}, a)
+}
 
 // FromContext returns the request's Auth set by Guard.
 func FromContext(ctx context.Context) *Auth {
