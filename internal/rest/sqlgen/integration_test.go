@@ -66,6 +66,12 @@ func newEnv(t *testing.T) *env {
 // back, so cases do not see each other's writes.
 func (e *env) run(t *testing.T, r Request, rawQuery, body string) (result, error) {
 	t.Helper()
+	return e.runAs(t, "", r, rawQuery, body)
+}
+
+// runAs is run under SET LOCAL ROLE role (when not empty).
+func (e *env) runAs(t *testing.T, role string, r Request, rawQuery, body string) (result, error) {
+	t.Helper()
 	p, err := query.ParseRaw(rawQuery, query.Options{RPCRead: r.Kind == Call && r.GetArgs})
 	if err != nil {
 		return result{}, err
@@ -107,6 +113,11 @@ func (e *env) run(t *testing.T, r Request, rawQuery, body string) (result, error
 		t.Fatal(err)
 	}
 	defer tx.Rollback(context.Background())
+	if role != "" {
+		if _, err := tx.Exec(t.Context(), "SET LOCAL ROLE "+pgx.Identifier{role}.Sanitize()); err != nil {
+			t.Fatal(err)
+		}
+	}
 	var res result
 	var hdr, status *string
 	err = tx.QueryRow(t.Context(), st.SQL, st.Args...).Scan(&res.total, &res.page, &res.body, &hdr, &status, &res.inserted, &res.location)

@@ -119,21 +119,62 @@ func (b *builder) recordSource(t *schema.Table, single bool) string {
 	return "json_populate_recordset(" + rowType + ", " + arr + ") AS pgrst_body"
 }
 
+// returning lists what the write returns: only the columns the
+// representation needs (selected ones, join columns of embeds, the PK for
+// Location), since RETURNING needs SELECT privilege on each; and for inserts
+// whether each row was new. xmax is read only for merge upserts: it needs
+// SELECT on the table, which insert-only roles lack.
 func (b *builder) returning(t *schema.Table, insert bool) string {
-	rep := b.req.Return != ReturnMinimal
-	ins := "true"
-	if insert && !t.IsView {
-		ins = "(" + ident(t.Schema, t.Name) + ".xmax = 0)"
+	tq := ident(t.Schema, t.Name)
+	var cols []string
+	add := func(c string) {
+		q := tq + "." + ident(c)
+		if !slices.Contains(cols, q) {
+			cols = append(cols, q)
+		}
 	}
-	switch {
-	case rep && insert:
-		return " RETURNING " + ident(t.Schema, t.Name) + ".*, " + ins + " AS pgrst_inserted"
-	case rep:
-		return " RETURNING " + ident(t.Schema, t.Name) + ".*"
-	case insert:
-		return " RETURNING " + ins + " AS pgrst_inserted"
+	switch b.req.Return {
+	case ReturnHeadersOnly:
+		for _, c := range t.PK {
+			add(c)
+		}
+	case ReturnRepresentation:
+		for _, it := range b.req.Params.Select {
+			switch it.Kind {
+			case query.ItemStar:
+				cols = []string{tq + ".*"}
+			case query.ItemField:
+				add(it.Field.Name)
+			case query.ItemEmbed, query.ItemSpread:
+				r, err := b.snap.FindRelationship(t.QName(), it.Relation, it.Hint)
+				if err != nil {
+					continue // reported when the representation is planned
+				}
+				if r.Junction != nil {
+					for _, p := range r.Junction.OriginColumns {
+						add(p.Left)
+					}
+				}
+				for _, p := range r.Columns {
+					add(p.Left)
+				}
+			}
+			if len(cols) == 1 && strings.HasSuffix(cols[0], ".*") {
+				break
+			}
+		}
 	}
-	return " RETURNING 1"
+	if insert {
+		ins := "true"
+		if b.req.Resolution == MergeDuplicates && !t.IsView {
+			ins = "(" + tq + ".xmax = 0)"
+		}
+		cols = append(cols, ins+" AS pgrst_inserted")
+	}
+	if len(cols) == 0 {
+		return " RETURNING 1"
+	}
+	return " RETURNING " + strings.Join(cols, ", ")
 }
 
 func (b *builder) insert() (string, error) {

@@ -117,6 +117,31 @@ func TestWrites(t *testing.T) {
 	}
 }
 
+// An insert-only role under RLS (a feedback form, say) can insert with
+// return=minimal, and gets 42501 only when it asks for the rows back.
+func TestInsertOnlyRole(t *testing.T) {
+	e := newEnv(t)
+	for _, q := range []string{
+		"DO $$BEGIN CREATE ROLE sqlgen_inserter; EXCEPTION WHEN duplicate_object THEN NULL; END$$",
+		"ALTER TABLE addresses ENABLE ROW LEVEL SECURITY",
+		"GRANT INSERT ON addresses TO sqlgen_inserter",
+		"CREATE POLICY ins ON addresses FOR INSERT TO sqlgen_inserter WITH CHECK (true)",
+	} {
+		if _, err := e.conn.Exec(t.Context(), q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := e.runAs(t, "sqlgen_inserter", Request{Kind: Insert, Relation: "addresses", Count: true}, "", `{"id":7,"street":"x"}`)
+	if err != nil || *res.page != 1 || *res.inserted != 1 {
+		t.Errorf("minimal insert: %+v %v", res, err)
+	}
+	_, err = e.runAs(t, "sqlgen_inserter", Request{Kind: Insert, Relation: "addresses", Return: ReturnRepresentation}, "", `{"id":7,"street":"x"}`)
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != "42501" {
+		t.Errorf("representation without SELECT: %v", err)
+	}
+}
+
 func TestRPC(t *testing.T) {
 	e := newEnv(t)
 	tests := []struct {
