@@ -1,13 +1,7 @@
 package file
 
 import (
-	"bufio"
 	"io"
-	"os"
-	"runtime"
-	"strconv"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,79 +18,34 @@ func TestStreamingMemory(t *testing.T) {
 	const maxHeap, maxRSS = 8 << 20, 32 << 20
 	s, _ := newStore(t)
 	ctx := t.Context()
-
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	baseHeap, baseRSS := ms.HeapInuse, rss(t)
-	var peakHeap, peakRSS uint64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		tick := time.NewTicker(5 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			var m runtime.MemStats
-			runtime.ReadMemStats(&m)
-			peakHeap = max(peakHeap, m.HeapInuse)
-			peakRSS = max(peakRSS, rss(t))
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
+	var putTime, getTime time.Duration
+	heap, rss := blobtest.PeakGrowth(t, func() {
+		start := time.Now()
+		info, err := s.Put(ctx, "big/object", blobtest.NewPattern(9, size), size, "application/octet-stream")
+		if err != nil {
+			t.Fatal(err)
 		}
+		if info.Size != size {
+			t.Errorf("Put Info.Size = %d", info.Size)
+		}
+		putTime = time.Since(start)
+		rc, _, err := s.Get(ctx, "big/object", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rc.Close()
+		// Content is checked by the conformance suite; here only the size.
+		if n, err := io.Copy(io.Discard, rc); err != nil || n != size {
+			t.Fatalf("Get: %d bytes, %v", n, err)
+		}
+		getTime = time.Since(start) - putTime
 	})
-
-	start := time.Now()
-	info, err := s.Put(ctx, "big/object", blobtest.NewPattern(9, size), size, "application/octet-stream")
-	if err != nil {
-		t.Fatal(err)
-	}
-	putTime := time.Since(start)
-	rc, _, err := s.Get(ctx, "big/object", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := io.Copy(io.Discard, rc)
-	rc.Close()
-	getTime := time.Since(start) - putTime
-	close(stop)
-	wg.Wait()
-	if err != nil || n != size {
-		t.Fatalf("Get: %d bytes, %v", n, err)
-	}
-	// Content is checked by the conformance suite; here only the size.
-	if info.Size != size {
-		t.Errorf("Put Info.Size = %d", info.Size)
-	}
-	dHeap, dRSS := int64(peakHeap)-int64(baseHeap), int64(peakRSS)-int64(baseRSS)
 	t.Logf("1 GiB: put %v, get %v; peak heap +%.2f MiB, peak RSS +%.2f MiB",
-		putTime.Round(time.Millisecond), getTime.Round(time.Millisecond), float64(dHeap)/(1<<20), float64(dRSS)/(1<<20))
-	if dHeap > maxHeap {
-		t.Errorf("heap grew by %d bytes, limit %d", dHeap, maxHeap)
+		putTime.Round(time.Millisecond), getTime.Round(time.Millisecond), float64(heap)/(1<<20), float64(rss)/(1<<20))
+	if heap > maxHeap {
+		t.Errorf("heap grew by %d bytes, limit %d", heap, maxHeap)
 	}
-	if dRSS > maxRSS {
-		t.Errorf("RSS grew by %d bytes, limit %d", dRSS, maxRSS)
+	if rss > maxRSS {
+		t.Errorf("RSS grew by %d bytes, limit %d", rss, maxRSS)
 	}
-}
-
-// rss reads the resident set size from /proc (0 where there is none).
-func rss(t *testing.T) uint64 {
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			kb, err := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			if err != nil {
-				t.Errorf("VmRSS %q: %v", v, err)
-			}
-			return kb << 10
-		}
-	}
-	return 0
 }
