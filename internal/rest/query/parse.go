@@ -113,7 +113,7 @@ func Parse(pairs []Pair, opt Options) (*Params, error) {
 				}
 				r.Offset = n
 			}
-			p.setRange(r)
+			p.SetRange(r)
 		case "or", "and":
 			not := false
 			if len(path) > 0 && path[len(path)-1] == "not" {
@@ -167,7 +167,9 @@ func (p *Params) OrderAt(path Path) []OrderTerm {
 	return nil
 }
 
-func (p *Params) setRange(r PathRange) {
+// SetRange replaces the limit/offset of the node at r.Path (the handler
+// uses it to intersect a Range header with the root's limit/offset).
+func (p *Params) SetRange(r PathRange) {
 	for i := range p.Ranges {
 		if p.Ranges[i].Path.Equal(r.Path) {
 			p.Ranges[i] = r

@@ -103,6 +103,9 @@ func (b *builder) call() (string, error) {
 		// One value or one row: the body is that value/object, not an array.
 		b.req.Singular = true
 	}
+	if b.countOnly && scalar {
+		return sb.String() + " SELECT 1 FROM pgrst_source", nil
+	}
 	var shaped string
 	if scalar {
 		shaped = "SELECT pgrst_source.pgrst_scalar FROM pgrst_source"
@@ -136,6 +139,13 @@ func (b *builder) call() (string, error) {
 	}
 	if err := b.buildTree(root, b.req.Params, true); err != nil {
 		return "", err
+	}
+	if b.countOnly {
+		cnt, err := b.nodeSQL(root, nil, true, 0)
+		if err != nil {
+			return "", err
+		}
+		return sb.String() + " " + cnt, nil
 	}
 	maxRows := b.req.MaxRows
 	if !f.ReturnsSet {

@@ -81,7 +81,7 @@ func (e *env) runAs(t *testing.T, role string, r Request, rawQuery, body string)
 	if r.Schema == "" {
 		r.Schema = "public"
 	}
-	if (r.Kind == Insert || r.Kind == Update) && r.Columns == nil {
+	if (r.Kind == Insert || r.Kind == Update || r.Kind == Put) && r.Columns == nil {
 		if p.Columns != nil {
 			r.Columns = p.Columns
 		} else if r.Columns, err = PayloadColumns(r.Body); err != nil {

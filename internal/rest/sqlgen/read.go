@@ -16,6 +16,9 @@ func (b *builder) read() (string, error) {
 	if err := b.buildTree(root, b.req.Params, true); err != nil {
 		return "", err
 	}
+	if b.countOnly {
+		return b.nodeSQL(root, nil, true, 0)
+	}
 	src, err := b.nodeSQL(root, nil, false, b.req.MaxRows)
 	if err != nil {
 		return "", err
@@ -49,6 +52,10 @@ func (b *builder) read() (string, error) {
 func (b *builder) bodyExpr(t string, scalar bool) string {
 	if b.req.Head {
 		return "''::text"
+	}
+	if b.req.CSV && !scalar {
+		return "(SELECT coalesce(string_agg(pgrst_k, ','), '') FROM json_object_keys((array_agg(row_to_json(" + t + ")))[1]) AS pgrst_k)" +
+			" || chr(10) || coalesce(string_agg(substring(" + t + "::text, 2, length(" + t + "::text) - 2), chr(10)), '')"
 	}
 	agg := "json_agg(" + t + ")"
 	if scalar {

@@ -59,8 +59,7 @@ func (b *builder) fieldExpr(n *node, f query.Field) string {
 			sb.WriteString("->")
 		}
 		if op.Index {
-			v, _ := strconv.ParseInt(op.Key, 10, 64)
-			sb.WriteString(b.arg(v) + "::int")
+			sb.WriteString(b.arg(op.Key) + "::int")
 		} else {
 			sb.WriteString(b.arg(op.Key) + "::text")
 		}

@@ -21,6 +21,7 @@ const (
 	Update             // PATCH
 	Delete             // DELETE
 	Call               // RPC: GET/HEAD/POST /rpc/fn
+	Put                // PUT: single-row upsert; root filters must be eq on every PK column
 )
 
 // Return is the Prefer: return= of a write.
@@ -76,6 +77,10 @@ type Request struct {
 	StripNulls bool
 	// Head omits the body (HEAD).
 	Head bool
+	// CSV renders the body as text/csv: a header line of the first row's
+	// keys, then one line per row (PostgreSQL's record text without the
+	// outer parentheses), joined by newlines.
+	CSV bool
 	// MaxRows caps every read node (0 = no cap).
 	MaxRows int64
 	// Return, Resolution and MissingDefault are the write preferences.
@@ -118,7 +123,7 @@ func Build(s *schema.Snapshot, r Request) (st *Statement, err error) {
 	switch r.Kind {
 	case Read:
 		sql, err = b.read()
-	case Insert:
+	case Insert, Put:
 		sql, err = b.insert()
 	case Update:
 		sql, err = b.update()
@@ -135,10 +140,36 @@ func Build(s *schema.Snapshot, r Request) (st *Statement, err error) {
 	return &Statement{SQL: sql, Args: b.args}, nil
 }
 
+// CountQuery returns the statement that counts what a Read or a Call would
+// return without limit/offset (the count CTE of Build, on its own). The
+// handler runs EXPLAIN (FORMAT JSON) on it for Prefer: count=planned and
+// count=estimated.
+func CountQuery(s *schema.Snapshot, r Request) (*Statement, error) {
+	if r.Params == nil {
+		r.Params = &query.Params{Select: []query.SelectItem{{Kind: query.ItemStar}}}
+	}
+	b := &builder{snap: s, req: r, countOnly: true}
+	var sql string
+	var err error
+	switch r.Kind {
+	case Read:
+		sql, err = b.read()
+	case Call:
+		sql, err = b.call()
+	default:
+		err = fmt.Errorf("sqlgen: no count query for request kind %d", r.Kind)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &Statement{SQL: sql, Args: b.args}, nil
+}
+
 type builder struct {
-	snap *schema.Snapshot
-	req  Request
-	args []any
+	snap      *schema.Snapshot
+	req       Request
+	args      []any
+	countOnly bool
 }
 
 // arg binds a value and returns its placeholder.

@@ -183,11 +183,39 @@ func (b *builder) insert() (string, error) {
 		return "", err
 	}
 	tq := ident(t.Schema, t.Name)
+	put := b.req.Kind == Put
+	if put {
+		if err := b.checkPut(t); err != nil {
+			return "", err
+		}
+		b.req.Resolution = MergeDuplicates
+		b.req.Params.OnConflict = nil
+	}
 	var sb strings.Builder
 	sb.WriteString("WITH pgrst_source AS (INSERT INTO ")
 	sb.WriteString(tq)
 	cols := b.req.Columns
-	if len(cols) == 0 {
+	if put {
+		// The URL's PK filters select the body row: a mismatch inserts
+		// nothing (page_total 0), which the handler reports as PGRST115.
+		qcols := make([]string, len(cols))
+		sel := make([]string, len(cols))
+		for i, c := range cols {
+			qcols[i] = ident(c)
+			sel[i] = "pgrst_body." + ident(c)
+		}
+		sb.WriteString(" (" + strings.Join(qcols, ", ") + ") SELECT " + strings.Join(sel, ", ") + " FROM " + b.recordSource(t, true))
+		n := &node{table: t, qname: t.QName(), ref: "pgrst_body"}
+		var conds []string
+		for _, f := range b.req.Params.Filters {
+			c, err := b.filter(n, f.Filter)
+			if err != nil {
+				return "", err
+			}
+			conds = append(conds, c)
+		}
+		sb.WriteString(" WHERE " + strings.Join(conds, " AND "))
+	} else if len(cols) == 0 {
 		body := b.arg(string(b.req.Body)) + "::json"
 		sb.WriteString(" SELECT FROM json_array_elements(CASE WHEN json_typeof(" + body + ") = 'array' THEN " + body + " ELSE json_build_array(" + body + ") END)")
 	} else {
@@ -224,6 +252,40 @@ func (b *builder) insert() (string, error) {
 	sb.WriteString(b.returning(t, true))
 	sb.WriteString(")")
 	return b.mutationResult(&sb, t, true)
+}
+
+// checkPut enforces PostgREST's PUT rules: filters are exactly eq on every
+// PK column (PGRST105), no limit/offset (PGRST114), and every PK column is
+// in the payload.
+func (b *builder) checkPut(t *schema.Table) error {
+	bad := &query.Error{Status: 405, Code: "PGRST105", Message: "Filters must include all and only primary key columns with 'eq' operators"}
+	p := b.req.Params
+	for _, r := range p.Ranges {
+		if len(r.Path) == 0 && (r.Limit != nil || r.Offset != 0) {
+			return &query.Error{Status: 400, Code: "PGRST114", Message: "limit/offset querystring parameters are not allowed for PUT"}
+		}
+	}
+	if len(t.PK) == 0 || len(p.Logic) > 0 {
+		return bad
+	}
+	var seen []string
+	for _, f := range p.Filters {
+		ff := f.Filter
+		if len(f.Path) > 0 || ff.Op != query.OpEq || ff.Not || ff.Quant != query.QuantNone || len(ff.Field.JSONPath) > 0 ||
+			!slices.Contains(t.PK, ff.Field.Name) || slices.Contains(seen, ff.Field.Name) {
+			return bad
+		}
+		seen = append(seen, ff.Field.Name)
+	}
+	if len(seen) != len(t.PK) {
+		return bad
+	}
+	for _, c := range t.PK {
+		if !slices.Contains(b.req.Columns, c) {
+			return &query.Error{Status: 400, Code: "PGRST115", Message: "Payload values do not match URL in primary key column(s)"}
+		}
+	}
+	return nil
 }
 
 // mutationWhere renders the root filters of PATCH/DELETE against the table.

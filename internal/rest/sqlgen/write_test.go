@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/madbase/madbase/internal/rest/query"
+	"github.com/madbase/madbase/internal/rest/schema"
 )
 
 func TestWrites(t *testing.T) {
@@ -139,6 +140,74 @@ func TestInsertOnlyRole(t *testing.T) {
 	var pe *pgconn.PgError
 	if !errors.As(err, &pe) || pe.Code != "42501" {
 		t.Errorf("representation without SELECT: %v", err)
+	}
+}
+
+func TestPut(t *testing.T) {
+	e := newEnv(t)
+	put := Request{Kind: Put, Relation: "countries", Return: ReturnRepresentation}
+	res, err := e.run(t, put, "id=eq.1", `{"id":1,"name":"Nippon","code":"JP"}`)
+	if err != nil || *res.page != 1 || *res.inserted != 0 {
+		t.Fatalf("update by PUT: %+v %v", res, err)
+	}
+	jsonEqual(t, "put update", `[{"id":1,"name":"Nippon","code":"JP"}]`, res.body)
+	res, err = e.run(t, put, "id=eq.9", `[{"id":9,"name":"Niger"}]`)
+	if err != nil || *res.page != 1 || *res.inserted != 1 {
+		t.Fatalf("insert by PUT: %+v %v", res, err)
+	}
+	jsonEqual(t, "put insert", `[{"id":9,"name":"Niger","code":null}]`, res.body)
+	res, err = e.run(t, put, "id=eq.2", `{"id":3,"name":"x"}`)
+	if err != nil || *res.page != 0 {
+		t.Errorf("PK mismatch must affect nothing (PGRST115 in the handler): %+v %v", res, err)
+	}
+	for q, code := range map[string]string{
+		"name=eq.x": "PGRST105", "id=gt.1": "PGRST105", "id=eq.1&name=eq.x": "PGRST105", "": "PGRST105",
+		"or=(id.eq.1)": "PGRST105", "id=eq.1&limit=1": "PGRST114",
+	} {
+		_, err := e.run(t, put, q, `{"id":1,"name":"x"}`)
+		var qe *query.Error
+		if !errors.As(err, &qe) || qe.Code != code {
+			t.Errorf("%q: got %v, want %s", q, err, code)
+		}
+	}
+}
+
+func TestCSVAndCountQuery(t *testing.T) {
+	e := newEnv(t)
+	res, err := e.run(t, Request{Kind: Read, Relation: "items", CSV: true}, "select=id,name,tags,r,tsv,amount&order=id", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "id,name,tags,r,tsv,amount\n1,a,\"{red,green}\",\"[1,5)\",\"'cat':3 'fat':2\",1.5\n2,b,{blue},\"[10,20)\",\"'dog':3 'lazi':2\",2.5\n3,c,{},,,"
+	if res.body != want {
+		t.Errorf("csv:\n%s\nwant:\n%s", res.body, want)
+	}
+	res, err = e.run(t, Request{Kind: Read, Relation: "items", CSV: true}, "id=eq.99", "")
+	if err != nil || res.body != "\n" {
+		t.Errorf("empty csv: %q %v", res.body, err)
+	}
+
+	p, _ := query.ParseRaw("select=id,cities!inner(id)&cities.population=gt.2500&limit=1", query.Options{})
+	st, err := CountQuery(e.snap, Request{Kind: Read, Schema: "public", Relation: "countries", Params: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	if err := e.conn.QueryRow(t.Context(), "SELECT count(*) FROM ("+st.SQL+") c", st.Args...).Scan(&n); err != nil || n != 1 {
+		t.Errorf("count query: %d %v\n%s", n, err, st.SQL)
+	}
+	var plan []byte
+	if err := e.conn.QueryRow(t.Context(), "EXPLAIN (FORMAT JSON) "+st.SQL, st.Args...).Scan(&plan); err != nil {
+		t.Errorf("explain count query: %v", err)
+	}
+	f, _ := e.snap.FindFunction(schema.QName{Schema: "public", Name: "cities_of"}, []string{"country"}, schema.BodyNone)
+	p, _ = query.ParseRaw("country=1&name=neq.Tokyo", query.Options{RPCRead: true})
+	st, err = CountQuery(e.snap, Request{Kind: Call, Function: f, GetArgs: true, Params: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.conn.QueryRow(t.Context(), "SELECT count(*) FROM ("+st.SQL+") c", st.Args...).Scan(&n); err != nil || n != 1 {
+		t.Errorf("call count query: %d %v\n%s", n, err, st.SQL)
 	}
 }
 
