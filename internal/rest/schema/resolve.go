@@ -42,7 +42,8 @@ func (s *Snapshot) Table(schemaName, name string) (*Table, error) {
 func (s *Snapshot) FindRelationship(origin QName, target, hint string) (*Relationship, error) {
 	var found []*Relationship
 	for _, r := range s.rels[origin] {
-		if matchRel(r, target, hint) {
+		// Only relations of the request's schema can be embedded.
+		if r.Foreign.Schema == origin.Schema && matchRel(r, target, hint) {
 			found = append(found, r)
 		}
 	}

@@ -19,19 +19,15 @@ func argType(t string) string {
 	return t
 }
 
-// callFrom renders the FROM items that call the function, aliased
-// pgrst_call (with column alias pgrst_scalar for scalar returns).
-func (b *builder) callFrom(f *schema.Function) (string, error) {
+// callExpr renders the function call and, for arguments read from a JSON
+// body, the FROM item (pgrst_args) the call takes them from.
+func (b *builder) callExpr(f *schema.Function) (call, argsFrom string, err error) {
 	fq := ident(f.Schema, f.Name)
-	alias := " AS pgrst_call"
-	if f.Return == schema.ReturnsScalar || f.Return == schema.ReturnsVoid {
-		alias = " AS pgrst_call(pgrst_scalar)"
-	}
 	if len(f.Params) == 1 && f.Params[0].Name == "" {
 		if b.req.GetArgs {
-			return "", errors.New("sqlgen: a function with an unnamed parameter needs a body")
+			return "", "", errors.New("sqlgen: a function with an unnamed parameter needs a body")
 		}
-		return fq + "(" + b.arg(string(b.req.Body)) + "::" + f.Params[0].Type + ")" + alias, nil
+		return fq + "(" + b.arg(string(b.req.Body)) + "::" + f.Params[0].Type + ")", "", nil
 	}
 	if b.req.GetArgs {
 		var named []string
@@ -51,7 +47,7 @@ func (b *builder) callFrom(f *schema.Function) (string, error) {
 			}
 			named = append(named, ident(p.Name)+" := "+b.arg(vals[0])+"::"+p.Type)
 		}
-		return fq + "(" + strings.Join(named, ", ") + ")" + alias, nil
+		return fq + "(" + strings.Join(named, ", ") + ")", "", nil
 	}
 	var defs, named []string
 	for _, p := range f.Params {
@@ -71,13 +67,13 @@ func (b *builder) callFrom(f *schema.Function) (string, error) {
 		}
 		named = append(named, v+ident(p.Name)+" := pgrst_args."+ident(p.Name))
 	}
-	call := fq + "(" + strings.Join(named, ", ") + ")" + alias
+	call = fq + "(" + strings.Join(named, ", ") + ")"
 	if len(defs) == 0 {
-		return call, nil
+		return call, "", nil
 	}
 	body := b.arg(string(b.req.Body)) + "::json"
 	obj := "CASE WHEN json_typeof(" + body + ") = 'array' THEN " + body + "->0 ELSE " + body + " END"
-	return "json_to_record(" + obj + ") AS pgrst_args(" + strings.Join(defs, ", ") + "), LATERAL " + call, nil
+	return call, "json_to_record(" + obj + ") AS pgrst_args(" + strings.Join(defs, ", ") + ")", nil
 }
 
 // call: WITH pgrst_source AS (SELECT … FROM fn(…)) and, for set and
@@ -88,16 +84,23 @@ func (b *builder) call() (string, error) {
 	if f == nil {
 		return "", errors.New("sqlgen: Call without Function")
 	}
-	from, err := b.callFrom(f)
+	call, argsFrom, err := b.callExpr(f)
 	if err != nil {
 		return "", err
 	}
 	var sb strings.Builder
-	scalar := f.Return == schema.ReturnsScalar || f.Return == schema.ReturnsVoid
-	if scalar {
-		sb.WriteString("WITH pgrst_source AS (SELECT pgrst_call.pgrst_scalar FROM " + from + ")")
-	} else {
-		sb.WriteString("WITH pgrst_source AS (SELECT pgrst_call.* FROM " + from + ")")
+	// Scalars, void and bare records are called in the select list (a bare
+	// record in FROM would need a column definition list); row types in FROM.
+	scalar := f.Return != schema.ReturnsComposite
+	switch {
+	case scalar && argsFrom == "":
+		sb.WriteString("WITH pgrst_source AS (SELECT " + call + " AS pgrst_scalar)")
+	case scalar:
+		sb.WriteString("WITH pgrst_source AS (SELECT " + call + " AS pgrst_scalar FROM " + argsFrom + ")")
+	case argsFrom == "":
+		sb.WriteString("WITH pgrst_source AS (SELECT pgrst_call.* FROM " + call + " AS pgrst_call)")
+	default:
+		sb.WriteString("WITH pgrst_source AS (SELECT pgrst_call.* FROM " + argsFrom + ", LATERAL " + call + " AS pgrst_call)")
 	}
 	if !f.ReturnsSet {
 		// One value or one row: the body is that value/object, not an array.

@@ -234,6 +234,8 @@ func TestRPC(t *testing.T) {
 		{name: "unnamed json", fn: "echo", body: `{"k":[1,2]}`, want: `{"k":[1,2]}`, page: 1, total: -1},
 		{name: "volatile composite", fn: "new_item", body: `{"name":"z"}`, query: "select=name", want: `{"name":"z"}`, page: 1, total: -1},
 		{name: "void", fn: "touch", body: `{}`, want: `null`, page: 1, total: -1},
+		{name: "bare record", fn: "rec", body: `{}`, want: `{"n":1,"s":"a"}`, page: 1, total: -1},
+		{name: "setof scalar with range and count", fn: "words", query: "offset=1&limit=1", get: true, count: true, want: `["y"]`, page: 1, total: 3},
 	}
 	for _, tt := range tests {
 		res, err := e.run(t, Request{Kind: Call, Relation: tt.fn, GetArgs: tt.get, Count: tt.count}, tt.query, tt.body)
