@@ -219,9 +219,9 @@ type Params struct {
 	Columns []string
 	// OnConflict of on_conflict=, nil when absent.
 	OnConflict []string
-	// Args are RPC arguments (only with Options.RPCRead): parameters whose
-	// value is not an operator expression, in query-string order (repeated
-	// names are kept, for variadic arguments).
+	// Args are the parameters that are not filters (no dot in the key, value
+	// not starting with an operator), in query-string order, repeated names
+	// kept (variadic arguments): RPC arguments, ignored for tables.
 	Args []Arg
 }
 

@@ -30,7 +30,7 @@ func (op Operator) FTS() bool {
 	return false
 }
 
-const expectOp = "operator (eq, neq, gt, gte, lt, lte, like, ilike, match, imatch, in, is, isdistinct, fts, plfts, phfts, wfts, cs, cd, ov, sl, sr, nxr, nxl, adj)"
+const expectOp = "operator (eq, gt, ...)"
 
 // ParseFilter parses a filter key (path.to.col->json) and its value
 // ([not.]op[(mod)].value).
@@ -95,6 +95,12 @@ func (sc *scanner) opExpr(inLogic bool) (Filter, *Error) {
 	}
 	op, ok := opByName(string(sc.s[start:sc.i]))
 	if !ok {
+		// As PostgREST: the operator is everything up to the first '.'.
+		for j := start; j < len(sc.s); j++ {
+			if sc.s[j] == '.' {
+				return f, sc.failMsg(j+1, "unknown single value operator "+string(sc.s[start:j]))
+			}
+		}
 		return f, sc.failAt(start, expectOp)
 	}
 	f.Op = op
@@ -113,17 +119,22 @@ func (sc *scanner) opExpr(inLogic bool) (Filter, *Error) {
 		if !sc.accept(".") {
 			return f, sc.fail("\".\"")
 		}
+		// Like PostgREST, a keyword prefix is enough at the top level
+		// (is.nullx is is.null); in a logic tree the item must end there.
 		for _, kw := range []string{IsNotNull, IsNull, IsTrue, IsFalse, IsUnknown} {
 			if n := len(kw); sc.i+n <= len(sc.s) && strings.EqualFold(string(sc.s[sc.i:sc.i+n]), kw) {
 				end := sc.i + n
-				if end == len(sc.s) || (inLogic && (sc.s[end] == ',' || sc.s[end] == ')')) {
+				if !inLogic || end == len(sc.s) || sc.s[end] == ',' || sc.s[end] == ')' {
 					sc.i = end
+					if !inLogic {
+						sc.i = len(sc.s)
+					}
 					f.Value = kw
 					return f, nil
 				}
 			}
 		}
-		return f, sc.fail("null", "not_null", "true", "false", "unknown")
+		return f, sc.fail("null or trilean value (unknown, true, false)")
 	case op.FTS():
 		if sc.accept("(") {
 			l, err := sc.name()
@@ -231,7 +242,18 @@ func (sc *scanner) list() ([]string, *Error) {
 // ParseLogic parses the value of an or=/and= parameter; or and not say which
 // node the key named.
 func ParseLogic(or, not bool, value string) (Logic, error) {
-	sc := newScanner("logic tree", value)
+	// PostgREST parses "or(…)" (op and value joined), so error columns count
+	// the operator too.
+	prefix := "and"
+	if or {
+		prefix = "or"
+	}
+	if not {
+		prefix = "not." + prefix
+	}
+	sc := newScanner("logic tree", prefix+value)
+	sc.input = value
+	sc.i = len([]rune(prefix))
 	children, err := sc.logicChildren(0)
 	if err != nil {
 		return Logic{}, err
@@ -290,6 +312,9 @@ func (sc *scanner) logicItem(depth int) (Logic, *Error) {
 	sc.i = save
 	fld, err := sc.field()
 	if err != nil {
+		if sc.i == save {
+			return Logic{}, sc.fail(expectIdent, "negation operator (not)", "logic operator (and, or)")
+		}
 		return Logic{}, err
 	}
 	if !sc.accept(".") {
@@ -301,4 +326,21 @@ func (sc *scanner) logicItem(depth int) (Logic, *Error) {
 	}
 	f.Field = fld
 	return Logic{Filter: &f}, nil
+}
+
+// looksLikeFilter is PostgREST's test for a parameter without a dot in its
+// key: a value starting with an operator (not., is, in, a known operator,
+// possibly with a (modifier)) is a filter; anything else is a parameter
+// (an RPC argument, ignored on tables).
+func looksLikeFilter(v string) bool {
+	parts := strings.Split(v, ".")
+	if parts[0] == "not" && len(parts) >= 2 {
+		return true
+	}
+	base := parts[0]
+	if i := strings.IndexByte(base, '('); i >= 0 {
+		base = base[:i]
+	}
+	_, ok := opByName(base)
+	return ok
 }

@@ -11,10 +11,13 @@ type Pair struct {
 	Key, Value string
 }
 
-// Options tune classification of parameters.
+// Options tune parsing. None are defined yet; the parameter keeps call
+// sites stable as PostgREST versions add switches.
 type Options struct {
-	// RPCRead is set for GET/HEAD /rpc/fn: a parameter whose value is not an
-	// operator expression becomes a function argument instead of a PGRST100.
+	// RPCRead marks GET/HEAD /rpc/fn. Classification does not depend on it:
+	// as in PostgREST, a parameter whose key has no dot and whose value does
+	// not start with an operator is always collected in Params.Args (RPC
+	// arguments; ignored for tables, so ?apikey=… is harmless).
 	RPCRead bool
 }
 
@@ -126,16 +129,16 @@ func Parse(pairs []Pair, opt Options) (*Params, error) {
 			}
 			p.Logic = append(p.Logic, PathLogic{Path: path, Tree: t})
 		default:
+			if !strings.Contains(k, ".") && !looksLikeFilter(v) {
+				p.Args = append(p.Args, Arg{Name: k, Value: v})
+				continue
+			}
 			fpath, fld, perr := parseTreePath(k)
 			if perr != nil {
 				return nil, perr
 			}
 			f, ferr := parseOpExpr(v)
 			if ferr != nil {
-				if opt.RPCRead && len(fpath) == 0 && len(fld.JSONPath) == 0 {
-					p.Args = append(p.Args, Arg{Name: fld.Name, Value: v})
-					continue
-				}
 				return nil, ferr
 			}
 			f.Field = fld

@@ -123,9 +123,8 @@ func TestParseFilterErrors(t *testing.T) {
 	}{
 		{"id", "", "unexpected end of input"},
 		{"id", "eq", "unexpected end of input expecting \".\""},
-		{"id", "foo.1", "unexpected \"f\" expecting operator"},
-		{"id", "is.maybe", "unexpected \"m\""},
-		{"id", "is.nullx", "unexpected \"n\""},
+		{"id", "foo.1", "unknown single value operator foo"},
+		{"id", "is.maybe", "unexpected \"m\" expecting null or trilean value (unknown, true, false)"},
 		{"id", "in.1,2", "unexpected \"1\" expecting \"(\""},
 		{"id", "in.(1,2", "unexpected end of input expecting \",\" or \")\""},
 		{"id", "neq(any).{1}", "unexpected \"(\" expecting \".\""},
@@ -146,6 +145,30 @@ func TestParseFilterErrors(t *testing.T) {
 		}
 		if d, _ := pe.Details.(string); !strings.Contains(d, tt.details) {
 			t.Errorf("%s=%s: details %q, want it to contain %q", tt.key, tt.value, d, tt.details)
+		}
+	}
+}
+
+func TestParseErrorMessagesAsPostgREST(t *testing.T) {
+	tests := []struct {
+		query, message, details string
+	}{
+		{"a.b=noop.0", `"failed to parse filter (noop.0)" (line 1, column 6)`, "unknown single value operator noop"},
+		{"or=()", `"failed to parse logic tree (())" (line 1, column 4)`,
+			`unexpected ")" expecting field name (* or [a..z0..9_$]), negation operator (not) or logic operator (and, or)`},
+		{"or=(id.in.1,2,id.eq.3)", `"failed to parse logic tree ((id.in.1,2,id.eq.3))" (line 1, column 10)`, `unexpected "1" expecting "("`},
+		{"select=name::", `"failed to parse select parameter (name::)" (line 1, column 7)`, ""},
+		{"id=is.maybe", `"failed to parse filter (is.maybe)" (line 1, column 4)`, ""},
+	}
+	for _, tt := range tests {
+		_, err := ParseRaw(tt.query, Options{})
+		var pe *Error
+		if !errors.As(err, &pe) {
+			t.Errorf("%s: got %v", tt.query, err)
+			continue
+		}
+		if pe.Message != tt.message || (tt.details != "" && pe.Details != tt.details) {
+			t.Errorf("%s:\n got %s / %v\nwant %s / %s", tt.query, pe.Message, pe.Details, tt.message, tt.details)
 		}
 	}
 }
@@ -364,8 +387,14 @@ func TestParseClassification(t *testing.T) {
 	if _, err := ParseRaw("columns=", Options{}); err == nil {
 		t.Error("empty columns: want error")
 	}
-	if _, err := ParseRaw("a=", Options{}); err == nil {
-		t.Error("empty filter value: want error")
+	// Values that do not start with an operator are parameters, not filters.
+	p, err = ParseRaw("a=&apikey=xyz&b.c=1", Options{})
+	if err == nil {
+		t.Errorf("b.c=1 (dotted key) must be a filter and fail: %+v", p)
+	}
+	p, err = ParseRaw("a=&apikey=xyz&n=isx", Options{})
+	if err != nil || len(p.Args) != 3 || len(p.Filters) != 0 {
+		t.Errorf("parameters: %+v %v", p, err)
 	}
 }
 
@@ -381,7 +410,14 @@ func TestParseRPCArgs(t *testing.T) {
 	if len(p.Filters) != 1 || p.Filters[0].Filter.Field.Name != "name" {
 		t.Errorf("filters: %+v", p.Filters)
 	}
-	if _, err := ParseRaw("a=1", Options{}); err == nil {
-		t.Error("non-RPC: a=1 must be a parse error")
+	for _, v := range []string{"eq", "not.x", "in.x", "is", "fts(x"} {
+		if _, err := ParseRaw("a="+v, Options{}); err == nil {
+			t.Errorf("a=%s looks like a filter and must fail to parse", v)
+		}
+	}
+	for _, v := range []string{"eq(any).{1}", "wfts.x", "not.is.null"} {
+		if p, err := ParseRaw("a="+v, Options{}); err != nil || len(p.Filters) != 1 {
+			t.Errorf("a=%s must be a filter: %v", v, err)
+		}
 	}
 }

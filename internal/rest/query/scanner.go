@@ -68,6 +68,11 @@ func (sc *scanner) fail(expect ...string) *Error {
 	return sc.failAt(sc.i, expect...)
 }
 
+// failMsg reports a semantic failure (unknown operator, ...) at pos.
+func (sc *scanner) failMsg(pos int, msg string) *Error {
+	return parseError(sc.what, sc.input, pos+1, msg)
+}
+
 func (sc *scanner) failAt(pos int, expect ...string) *Error {
 	var b strings.Builder
 	if pos >= len(sc.s) {
@@ -96,7 +101,7 @@ func isIdentRune(r rune) bool {
 	return unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_' || r == '$' || r == ' '
 }
 
-const expectIdent = "letter, digit, \"_\", \"$\", \" \" or \"\\\"\""
+const expectIdent = "field name (* or [a..z0..9_$])"
 
 // quoted parses "…" with backslash escaping any next character.
 func (sc *scanner) quoted() (string, bool) {
