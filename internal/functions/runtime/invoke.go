@@ -132,7 +132,7 @@ func (rt *Runtime) Invoke(ctx context.Context, m *Module, req Request) (*Respons
 
 	stdout := &cappedWriter{max: lim.MaxResponseBody + maxHeaderBytes, onOverflow: func() { cancel(ErrResponseTooLarge) }}
 	stderr := &logBuffer{max: MaxStderr}
-	mem := &memoryLimiter{limit: uint64(lim.MemoryPages) * pageSize}
+	mem := &memoryLimiter{limit: uint64(lim.MemoryPages) * pageSize, hint: min(m.memHint.Load(), maxMemoryHint)}
 	inv := &invocation{rt: rt, allow: req.AllowHosts, maxResponse: lim.MaxResponseBody}
 	ictx := experimental.WithMemoryAllocator(context.WithValue(ctx, invocationKey{}, inv), mem)
 
@@ -197,6 +197,7 @@ func (rt *Runtime) Invoke(ctx context.Context, m *Module, req Request) (*Respons
 		return resp, fmt.Errorf("%w: over %d bytes", ErrResponseTooLarge, lim.MaxResponseBody)
 	}
 	resp.Status, resp.Header, resp.Body = status, header, out
+	m.memHint.Store(resp.MemoryBytes)
 	return resp, nil
 }
 

@@ -19,9 +19,10 @@ import (
 var guests = []string{"echo", "env", "loop", "memhog", "flood", "trap", "badcgi", "outbound"}
 
 var (
-	testRT    *Runtime
-	wasmBytes = map[string][]byte{}
-	compiled  sync.Map // name -> func() (*Module, error)
+	testRT       *Runtime
+	testCacheDir string
+	wasmBytes    = map[string][]byte{}
+	compiled     sync.Map // name -> func() (*Module, error)
 )
 
 func TestMain(m *testing.M) {
@@ -49,7 +50,8 @@ func run(m *testing.M) int {
 	ctx := context.Background()
 	// The on-disk compilation cache makes repeated test runs skip wazero's
 	// multi-second compiles of the guests.
-	testRT, err = New(ctx, Config{CacheDir: filepath.Join(cacheRoot, "wazero")})
+	testCacheDir = filepath.Join(cacheRoot, "wazero")
+	testRT, err = New(ctx, Config{CacheDir: testCacheDir})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "new runtime:", err)
 		return 1

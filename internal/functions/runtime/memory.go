@@ -17,12 +17,17 @@ const pageSize = 64 << 10
 // by its exit code alone).
 type memoryLimiter struct {
 	limit   uint64
+	hint    uint64 // expected peak, to allocate once instead of growing
 	refused atomic.Bool
 	peak    atomic.Uint64
 }
 
+// maxMemoryHint caps the capacity reserved up front from a module's history,
+// so one greedy invocation does not make every later instance reserve a lot.
+const maxMemoryHint = 64 << 20
+
 func (l *memoryLimiter) Allocate(capacity, _ uint64) experimental.LinearMemory {
-	return &limitedMemory{l: l, buf: make([]byte, 0, min(capacity, l.limit))}
+	return &limitedMemory{l: l, buf: make([]byte, 0, min(max(capacity, l.hint), l.limit))}
 }
 
 type limitedMemory struct {

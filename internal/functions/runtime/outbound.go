@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 )
 
@@ -40,8 +41,12 @@ type invocation struct {
 }
 
 func (rt *Runtime) instantiateHost(ctx context.Context) error {
+	return rt.instantiateHostInto(ctx, rt.wr)
+}
+
+func (rt *Runtime) instantiateHostInto(ctx context.Context, wr wazero.Runtime) error {
 	i32 := api.ValueTypeI32
-	_, err := rt.wr.NewHostModuleBuilder(hostModuleName).
+	_, err := wr.NewHostModuleBuilder(hostModuleName).
 		NewFunctionBuilder().
 		WithGoModuleFunction(api.GoModuleFunc(httpRequest), []api.ValueType{i32, i32, i32}, []api.ValueType{i32}).
 		WithParameterNames("req_ptr", "req_len", "resp_len_ptr").
@@ -143,7 +148,8 @@ func httpResponse(ctx context.Context, mod api.Module, stack []uint64) {
 }
 
 // hostAllowed matches hostport against the allow-list: "host" allows any port,
-// "host:port" one port, "*.domain" any subdomain of domain (not domain itself).
+// "host:port" one port, "*.domain" any subdomain of domain (not domain itself,
+// never an IP literal).
 // Comparison is case-insensitive and by name: an allowed name resolving to an
 // internal address is the deployer's choice.
 func hostAllowed(allow []string, hostport, scheme string) bool {
@@ -165,7 +171,7 @@ func hostAllowed(allow []string, hostport, scheme string) bool {
 			continue
 		}
 		if suffix, ok := strings.CutPrefix(a, "*."); ok {
-			if strings.HasSuffix(host, "."+suffix) {
+			if net.ParseIP(host) == nil && strings.HasSuffix(host, "."+suffix) {
 				return true
 			}
 			continue
