@@ -260,3 +260,20 @@ func samePath(a, b Path) bool {
 
 // Equal reports whether two paths name the same node.
 func (p Path) Equal(o Path) bool { return samePath(p, o) }
+
+// HasRootConditions reports whether any filter or logic tree applies to the
+// root node (PATCH/DELETE without one are refused, as Supabase's
+// pg-safeupdate does).
+func (p *Params) HasRootConditions() bool {
+	for _, f := range p.Filters {
+		if len(f.Path) == 0 {
+			return true
+		}
+	}
+	for _, l := range p.Logic {
+		if len(l.Path) == 0 {
+			return true
+		}
+	}
+	return false
+}

@@ -421,3 +421,18 @@ func TestParseRPCArgs(t *testing.T) {
 		}
 	}
 }
+
+func TestHasRootConditions(t *testing.T) {
+	for q, want := range map[string]bool{
+		"": false, "select=id": false, "rel.id=eq.1": false, "rel.or=(a.eq.1)": false, "apikey=x": false,
+		"id=eq.1": true, "or=(a.eq.1)": true, "not.and=(a.eq.1)": true,
+	} {
+		p, err := ParseRaw(q, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := p.HasRootConditions(); got != want {
+			t.Errorf("%q: %v, want %v", q, got, want)
+		}
+	}
+}
