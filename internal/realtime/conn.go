@@ -427,13 +427,13 @@ func (c *conn) join(m *inbound) {
 
 	// Subscriptions exist before the ok reply, so no change committed after
 	// the client sees SUBSCRIBED is missed.
+	c.s.useFeed(c.project)
 	echo, sys := c.s.subscribeChanges(ctx, ch, jp.Config.PostgresChanges)
 	c.mu.Lock()
 	c.channels[m.topic] = ch
 	c.scheduleExpiryLocked(ch, claims)
 	c.mu.Unlock()
 	c.s.m.channels.WithLabelValues(c.project.Ref).Inc()
-	c.s.useFeed(c.project)
 	response := map[string]any{}
 	if echo != nil {
 		response["postgres_changes"] = echo
