@@ -3,6 +3,9 @@ package server
 import (
 	"context"
 
+	"github.com/madbase/madbase/internal/auth"
+	"github.com/madbase/madbase/internal/httpx"
+
 	"github.com/madbase/madbase/internal/realtime"
 )
 
@@ -16,6 +19,14 @@ func (s *Server) mountSurfaces(ctx context.Context) error {
 	s.mux.Handle("/realtime/v1/", rt.Handler())
 	s.workers = append(s.workers, rt.Run)
 	s.shutdown = append(s.shutdown, rt.Shutdown)
+
+	// auth: GoTrue-compatible /auth/v1 (users in the tenant's auth schema).
+	authSvc, err := auth.New(auth.Options{Log: s.log, Tenants: s.tenants, PublicURL: s.cfg.PublicURLFor})
+	if err != nil {
+		return err
+	}
+	s.mux.Handle("/auth/v1/", httpx.CORS(httpx.DefaultCORS, httpx.LimitBody(1<<20,
+		s.tenants.Guard("auth", s.log, auth.Render, auth.Open, authSvc))))
 
 	return nil
 }
