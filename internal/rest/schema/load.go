@@ -329,12 +329,15 @@ func loadFunctions(ctx context.Context, db Querier, schemas []string) ([]*Functi
 		f := &Function{}
 		var names, modes, types []string
 		var ndefaults int16
-		var vol, typtype, rschema, rname, rkind string
+		var vol, typtype, rschema, rname, rkind, aschema, aname string
 		if err := rows.Scan(&f.Schema, &f.Name, &names, &modes, &types, &ndefaults, &f.ReturnsSet, &vol,
-			&f.ReturnType, &typtype, &rschema, &rname, &rkind, &f.HasVariadic); err != nil {
+			&f.ReturnType, &typtype, &rschema, &rname, &rkind, &f.HasVariadic, &aschema, &aname); err != nil {
 			return nil, fmt.Errorf("schema: functions: %w", err)
 		}
 		f.Volatility = Volatility(vol)
+		if aname != "" {
+			f.RowArg = &QName{aschema, aname}
+		}
 		hasOut := false
 		for i, typ := range types {
 			mode := "i"
@@ -443,8 +446,12 @@ SELECT n.nspname::text, p.proname::text,
        p.pronargdefaults, p.proretset, p.provolatile::text,
        format_type(p.prorettype, NULL), rt.typtype::text,
        COALESCE(rn.nspname::text, ''), COALESCE(rc.relname::text, ''), COALESCE(rc.relkind::text, ''),
-       p.provariadic <> 0
+       p.provariadic <> 0,
+       COALESCE(an.nspname::text, ''), COALESCE(ac.relname::text, '')
 FROM pg_proc p
+LEFT JOIN pg_type at ON p.pronargs = 1 AND at.oid = p.proargtypes[0]
+LEFT JOIN pg_class ac ON ac.oid = at.typrelid AND ac.relkind IN ('r', 'v', 'm', 'f', 'p')
+LEFT JOIN pg_namespace an ON an.oid = ac.relnamespace
 JOIN pg_namespace n ON n.oid = p.pronamespace
 JOIN pg_type rt ON rt.oid = p.prorettype
 LEFT JOIN pg_class rc ON rc.oid = rt.typrelid

@@ -57,6 +57,9 @@ func (s *Snapshot) FindRelationship(origin QName, target, hint string) (*Relatio
 }
 
 func matchRel(r *Relationship, target, hint string) bool {
+	if r.Function != nil {
+		return target == r.Function.Name
+	}
 	singleOrigin := func(h string) bool { return len(r.Columns) == 1 && r.Columns[0].Left == h }
 	singleForeign := func(h string) bool { return len(r.Columns) == 1 && r.Columns[0].Right == h }
 	isCons := func(h string) bool { return r.Cardinality != ManyToMany && r.Constraint == h }
@@ -116,7 +119,10 @@ func ambiguousError(origin QName, target string, rels []*Relationship) error {
 			Cardinality: string(r.Cardinality),
 			Embedding:   fmt.Sprintf("%s with %s", r.Table.Name, r.Foreign.Name),
 		}
-		if j := r.Junction; j != nil {
+		if r.Function != nil {
+			d.Relationship = fmt.Sprintf("%s.%s", r.Function.Schema, r.Function.Name)
+			hints = append(hints, fmt.Sprintf("'%s'", r.Function.Name))
+		} else if j := r.Junction; j != nil {
 			d.Relationship = fmt.Sprintf("%s using %s(%s) and %s(%s)", j.Table.Name,
 				j.Constraint1, joinRight(j.OriginColumns), j.Constraint2, joinLeft(j.ForeignColumns))
 			hints = append(hints, fmt.Sprintf("'%s!%s'", r.Foreign.Name, j.Table.Name))

@@ -92,6 +92,9 @@ type Relationship struct {
 	Parent bool
 	// Junction is set for many-to-many.
 	Junction *Junction
+	// Function is set for a computed relationship: a function taking the
+	// origin's row and returning rows of Foreign (SETOF: to-many).
+	Function *QName
 }
 
 // ToOne reports whether the embed yields one object (or null) rather than an array.
@@ -152,6 +155,9 @@ type Function struct {
 	Volatility  Volatility
 	// HasVariadic is set when the last parameter is VARIADIC.
 	HasVariadic bool
+	// RowArg names the relation whose row type is the function's single
+	// parameter (computed fields and computed relationships take one).
+	RowArg *QName
 }
 
 // QName returns the function's qualified name.
@@ -284,6 +290,33 @@ func Build(c Catalog) *Snapshot {
 				})
 			}
 		}
+	}
+	// Computed relationships: fn(origin row) RETURNS [SETOF] foreign row.
+	// One replaces the detected relationships of its origin that carry the
+	// same name.
+	for _, f := range c.Functions {
+		if f.RowArg == nil || f.ReturnTable == nil || len(f.Params) != 1 {
+			continue
+		}
+		origin, foreign := *f.RowArg, *f.ReturnTable
+		ft, ok1 := s.tables[foreign]
+		if _, ok2 := s.tables[origin]; !ok1 || !ok2 {
+			continue
+		}
+		card := ManyToOne
+		if f.ReturnsSet {
+			card = OneToMany
+		}
+		kept := s.rels[origin][:0]
+		for _, r := range s.rels[origin] {
+			if r.Function != nil || r.Foreign.Name != f.Name {
+				kept = append(kept, r)
+			}
+		}
+		s.rels[origin] = kept
+		fq := f.QName()
+		s.add(&Relationship{Table: origin, Foreign: foreign, ForeignIsView: ft.IsView, Cardinality: card,
+			IsSelf: origin == foreign, Function: &fq})
 	}
 	return s
 }

@@ -193,6 +193,12 @@ func TestRelationships(t *testing.T) {
 			}
 		}
 	}
+	for target, card := range map[string]Cardinality{"capital_city": ManyToOne, "large_cities": OneToMany} {
+		r, err := s.FindRelationship(pub("countries"), target, "")
+		if err != nil || r.Function == nil || r.Function.Name != target || r.Cardinality != card || r.Foreign != pub("cities") {
+			t.Errorf("computed %s: %+v %v", target, r, err)
+		}
+	}
 	m2m, _ := s.FindRelationship(pub("users"), "teams", "")
 	wantJ := &Junction{Table: pub("members"), Constraint1: "members_user_id_fkey", Constraint2: "members_team_id_fkey",
 		OriginColumns: []ColumnPair{{"id", "user_id"}}, ForeignColumns: []ColumnPair{{"team_id", "id"}}}

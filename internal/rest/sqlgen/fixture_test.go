@@ -45,6 +45,8 @@ func fixtureSnapshot() *schema.Snapshot {
 			{Schema: "public", Name: "add", Params: []schema.Param{{Name: "a", Type: "integer"}, {Name: "b", Type: "integer"}}, ReturnType: "integer", Return: schema.ReturnsScalar, Volatility: schema.Immutable},
 			{Schema: "public", Name: "cities_of", Params: []schema.Param{{Name: "country", Type: "integer"}}, ReturnType: "cities", Return: schema.ReturnsComposite, ReturnsSet: true, ReturnTable: &schema.QName{Schema: "public", Name: "cities"}, Volatility: schema.Stable},
 			{Schema: "public", Name: "sum_all", Params: []schema.Param{{Name: "nums", Type: "integer[]", Variadic: true}}, ReturnType: "integer", Return: schema.ReturnsScalar, HasVariadic: true, Volatility: schema.Immutable},
+			{Schema: "public", Name: "large_cities", Params: []schema.Param{{Type: "countries"}}, ReturnType: "cities", Return: schema.ReturnsComposite, ReturnsSet: true,
+				ReturnTable: &schema.QName{Schema: "public", Name: "cities"}, RowArg: &schema.QName{Schema: "public", Name: "countries"}, Volatility: schema.Stable},
 			{Schema: "public", Name: "echo", Params: []schema.Param{{Type: "json"}}, ReturnType: "json", Return: schema.ReturnsScalar, Volatility: schema.Immutable},
 		},
 	})

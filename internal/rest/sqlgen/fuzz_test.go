@@ -22,7 +22,7 @@ var sqlWords = wordSet(`ALL AND ANY ARRAY AS ASC BY CASE CAST COALESCE CONFLICT 
 		pgrst_call pgrst_elem pgrst_inserted pgrst_n pgrst_scalar pgrst_source pgrst_source_count phraseto_tsquery
 		plainto_tsquery regconfig response response_headers response_status row_to_json status sum text to_tsquery
 		to_jsonb to_tsvector total_result_set true v websearch_to_tsquery xmax
-		string_agg json_object_keys array_agg chr substring length pgrst_k
+		string_agg json_object_keys array_agg chr substring length pgrst_k false
 		integer`) // integer: fixture parameter types, from the catalog
 
 func wordSet(s string) map[string]bool {
@@ -58,6 +58,10 @@ func assertNoLeak(t *testing.T, sql string, p *query.Params) {
 	t.Helper()
 	casts := map[string]bool{}
 	castWords(p.Select, casts)
+	// Column defaults come from the catalog (trusted) and are inlined.
+	for _, d := range []string{"nextval('public.items_id_seq'::regclass)", "'unnamed'::text", "now()"} {
+		sql = strings.ReplaceAll(sql, d, " ")
+	}
 	rest := quotedIdent.ReplaceAllString(sql, " ")
 	for _, l := range fixedLits {
 		rest = strings.ReplaceAll(rest, l, " ")
@@ -117,9 +121,7 @@ func FuzzBuild(f *testing.F) {
 		if strings.Count(st.SQL, "$") < len(st.Args) {
 			t.Fatalf("%d args but fewer placeholders: %s", len(st.Args), st.SQL)
 		}
-		if k != Insert && k != Update && k != Put {
-			assertNoLeak(t, st.SQL, p)
-		}
+		assertNoLeak(t, st.SQL, p)
 	})
 }
 
@@ -132,8 +134,6 @@ func TestGoldenNoLeak(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c.req.Kind != Insert && c.req.Kind != Update && c.req.Kind != Put {
-			assertNoLeak(t, st.SQL, p)
-		}
+		assertNoLeak(t, st.SQL, p)
 	}
 }

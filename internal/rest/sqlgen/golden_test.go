@@ -51,6 +51,7 @@ func goldenCases() []goldenCase {
 		{name: "read_logic", req: rd("countries"), query: "or=(id.eq.1,and(name.eq.x,not.or(code.is.null,code.in.(a,b))))&not.and=(id.gt.5,id.lt.9)"},
 		{name: "read_related_order_singular", req: with(rd("cities"), func(r *Request) { r.Singular = true; r.StripNulls = true; r.MaxRows = 1000 }),
 			query: "select=name,countries(name)&order=countries(name).desc,id.asc.nullsfirst"},
+		{name: "read_computed", req: rd("countries"), query: "select=id,label,large_cities(name)"},
 		{name: "read_view", req: with(rd("big_cities"), func(r *Request) { r.Head = true }), query: "select=name,countries(code)"},
 		{name: "insert", req: Request{Kind: Insert, Schema: "public", Relation: "countries", Columns: []string{"id", "name"}, Return: ReturnRepresentation}, query: "select=id,cities(name)",
 			body: `{"id":4,"name":"Peru"}`},

@@ -206,6 +206,13 @@ func TestReadBodies(t *testing.T) {
 		{"strip nulls", "countries", "id=eq.3", `[{"id":3,"name":"Chad"}]`, func(r *Request) { r.StripNulls = true }},
 		{"max rows", "cities", "select=id&order=id", `[{"id":1},{"id":2}]`, func(r *Request) { r.MaxRows = 2 }},
 		{"max rows on embeds", "countries", "select=id,cities(id)&id=eq.1&cities.order=id", `[{"id":1,"cities":[{"id":1}]}]`, func(r *Request) { r.MaxRows = 1 }},
+		{"computed field", "countries", "select=id,label&order=id", `[{"id":1,"label":"Japan (JP)"},{"id":2,"label":"France (FR)"},{"id":3,"label":"Chad (?)"}]`, nil},
+		{"computed field in embed and filter", "cities", "select=name,countries(label)&countries.label=like.*JP*&id=lt.3&order=id",
+			`[{"name":"Tokyo","countries":{"label":"Japan (JP)"}},{"name":"Osaka","countries":{"label":"Japan (JP)"}}]`, nil},
+		{"computed relationships", "countries", "select=code,capital_city(name),large_cities(name)&large_cities.order=id&order=id",
+			`[{"code":"JP","capital_city":{"name":"Tokyo"},"large_cities":[{"name":"Tokyo"},{"name":"Osaka"}]},{"code":"FR","capital_city":{"name":"Paris"},"large_cities":[{"name":"Paris"}]},{"code":null,"capital_city":null,"large_cities":[]}]`, nil},
+		{"computed relationship nested", "cities", "select=name,countries(large_cities(name))&id=eq.3",
+			`[{"name":"Paris","countries":{"large_cities":[{"name":"Paris"}]}}]`, nil},
 		{"eq null is a string", "countries", "select=id&name=eq.null", `[]`, nil},
 		{"empty in", "countries", "select=id&id=in.()", `[]`, nil},
 	}

@@ -136,10 +136,15 @@ func (b *builder) addItems(n *node, items []query.SelectItem) error {
 			spread: it.Kind == query.ItemSpread,
 		}
 		c.aggAlias = ident(n.qname.Name + "_" + c.outName() + "_" + strconv.Itoa(c.depth))
-		if rel.Cardinality == schema.ManyToMany {
+		switch {
+		case rel.Function != nil:
+			// A computed relationship calls the function with the parent's row.
+			c.ref = ident(rel.Foreign.Name + "_" + strconv.Itoa(c.depth))
+			c.from = ident(rel.Function.Schema, rel.Function.Name) + "(" + n.ref + ".*) AS " + c.ref
+		case rel.Cardinality == schema.ManyToMany:
 			c.ref = ident(rel.Foreign.Schema, rel.Foreign.Name)
 			c.from = c.ref + ", " + ident(rel.Junction.Table.Schema, rel.Junction.Table.Name)
-		} else {
+		default:
 			c.ref = ident(rel.Foreign.Name + "_" + strconv.Itoa(c.depth))
 			c.from = ident(rel.Foreign.Schema, rel.Foreign.Name) + " AS " + c.ref
 		}

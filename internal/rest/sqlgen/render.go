@@ -301,6 +301,13 @@ func (b *builder) nodeSQL(n, parent *node, count bool, maxRows int64) (string, e
 func joinConds(n, parent *node) []string {
 	var out []string
 	r := n.rel
+	if r.Function != nil {
+		if r.ToOne() {
+			// A non-SETOF function that finds nothing yields one all-NULL row.
+			return []string{"NOT (" + n.ref + " IS NULL)"}
+		}
+		return nil
+	}
 	if r.Cardinality == schema.ManyToMany {
 		j := ident(r.Junction.Table.Schema, r.Junction.Table.Name)
 		for _, p := range r.Junction.ForeignColumns {

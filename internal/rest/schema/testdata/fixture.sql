@@ -57,6 +57,13 @@ CREATE FUNCTION over(a int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT a';
 CREATE FUNCTION over(a text) RETURNS text LANGUAGE sql IMMUTABLE AS 'SELECT a';
 CREATE FUNCTION rec() RETURNS record LANGUAGE sql IMMUTABLE AS $$SELECT 1 AS n, 'a'::text AS s$$;
 CREATE FUNCTION words() RETURNS SETOF text LANGUAGE sql IMMUTABLE AS $$VALUES ('x'), ('y'), ('z')$$;
+-- computed field and computed relationships
+CREATE FUNCTION label(countries) RETURNS text LANGUAGE sql IMMUTABLE AS
+  $$SELECT $1.name || ' (' || coalesce($1.code, '?') || ')'$$;
+CREATE FUNCTION capital_city(countries) RETURNS cities LANGUAGE sql STABLE AS
+  'SELECT c.* FROM cities c JOIN capitals k ON k.city_name = c.name WHERE k.country_id = $1.id';
+CREATE FUNCTION large_cities(countries) RETURNS SETOF cities LANGUAGE sql STABLE AS
+  'SELECT * FROM cities WHERE country_id = $1.id AND population > 2000';
 CREATE FUNCTION hidden(int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT $1';
 CREATE FUNCTION new_item(name text) RETURNS items LANGUAGE sql VOLATILE AS
   'INSERT INTO items (name) VALUES (name) RETURNING *';
