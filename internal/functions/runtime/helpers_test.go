@@ -35,6 +35,11 @@ func countFiles(t *testing.T, dir string) int {
 // exported as export and made of code, optionally preceded by one imported
 // function of the same type.
 func tinyModule(importModule, importName, export string, code []byte) []byte {
+	return tinyModuleMem(0, importModule, importName, export, code)
+}
+
+// tinyModuleMem is tinyModule with a memory of minPages pages when minPages > 0.
+func tinyModuleMem(minPages int, importModule, importName, export string, code []byte) []byte {
 	uleb := func(n int) []byte {
 		var b []byte
 		for {
@@ -64,6 +69,9 @@ func tinyModule(importModule, importName, export string, code []byte) []byte {
 		imported = 1
 	}
 	b = append(b, section(3, []byte{1, 0})...)
+	if minPages > 0 {
+		b = append(b, section(5, cat([]byte{1, 0}, uleb(minPages)))...)
+	}
 	b = append(b, section(7, cat([]byte{1}, name(export), []byte{0x00, byte(imported)}))...)
 	body := cat([]byte{0}, code, []byte{0x0b})
 	return append(b, section(10, cat([]byte{1}, uleb(len(body)), body))...)

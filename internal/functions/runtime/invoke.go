@@ -162,10 +162,7 @@ func (rt *Runtime) Invoke(ctx context.Context, m *Module, req Request) (*Respons
 	}
 
 	start := time.Now()
-	mod, runErr := rt.wr.InstantiateModule(ictx, m.cm, cfg)
-	if mod != nil {
-		_ = mod.Close(context.WithoutCancel(ctx))
-	}
+	runErr := rt.run(ictx, m, cfg, mem)
 	resp := &Response{Stderr: stderr.Bytes(), Duration: time.Since(start), MemoryBytes: mem.peak.Load()}
 
 	switch {
@@ -200,6 +197,28 @@ func (rt *Runtime) Invoke(ctx context.Context, m *Module, req Request) (*Respons
 	m.memHint.Store(resp.MemoryBytes)
 	return resp, nil
 }
+
+// run instantiates m and calls _start. Instantiation and start are separate so
+// that a module whose initial memory already exceeds the invocation's limit
+// (which the allocator must still hand out) never runs.
+func (rt *Runtime) run(ctx context.Context, m *Module, cfg wazero.ModuleConfig, mem *memoryLimiter) error {
+	mod, err := rt.wr.InstantiateModule(ctx, m.cm, cfg.WithStartFunctions())
+	if err != nil {
+		return err
+	}
+	defer mod.Close(context.WithoutCancel(ctx))
+	if mem.refused.Load() {
+		return errInitialMemory
+	}
+	_, err = mod.ExportedFunction("_start").Call(ctx)
+	if exit, ok := err.(*sys.ExitError); ok && exit.ExitCode() == 0 {
+		return nil
+	}
+	return err
+}
+
+// errInitialMemory: the module's declared minimum memory exceeds the limit.
+var errInitialMemory = errors.New("initial memory above the limit")
 
 // StatusFor maps an Invoke error to the HTTP status and sb-error-code Supabase
 // answers with (compat/auth-functions.md §9.3): resource limits are 546

@@ -143,6 +143,20 @@ func TestMemoryLimit(t *testing.T) {
 	if !errors.Is(err, ErrMemory) {
 		t.Fatalf("16 MiB under a 16 MiB limit: err = %v, want ErrMemory", err)
 	}
+
+	// A module whose declared minimum memory is above the limit never starts
+	// (its _start would trap on unreachable).
+	big, err := testRT.Compile(t.Context(), tinyModuleMem(20, "", "", "_start", []byte{0x00}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer big.Close(t.Context())
+	if _, err := testRT.Invoke(t.Context(), big, Request{Limits: Limits{MemoryPages: 16}}); !errors.Is(err, ErrMemory) {
+		t.Errorf("initial memory over the limit: err = %v, want ErrMemory", err)
+	}
+	if _, err := testRT.Invoke(t.Context(), big, Request{Limits: Limits{MemoryPages: 20}}); !errors.Is(err, ErrTrap) {
+		t.Errorf("initial memory at the limit: err = %v, want ErrTrap (it runs)", err)
+	}
 }
 
 func TestResponseLimit(t *testing.T) {

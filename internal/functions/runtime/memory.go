@@ -31,11 +31,22 @@ func (l *memoryLimiter) Allocate(capacity, _ uint64) experimental.LinearMemory {
 }
 
 type limitedMemory struct {
-	l   *memoryLimiter
-	buf []byte
+	l       *memoryLimiter
+	buf     []byte
+	started bool
 }
 
 func (m *limitedMemory) Reallocate(size uint64) []byte {
+	first := !m.started
+	m.started = true
+	if size > m.l.limit && first {
+		// The initial allocation cannot fail (wazero would panic); it is
+		// bounded by the runtime-wide ceiling checked at compile, and the
+		// invocation refuses to start the module.
+		m.l.refused.Store(true)
+		m.buf = make([]byte, size)
+		return m.buf
+	}
 	if size > m.l.limit {
 		m.l.refused.Store(true)
 		return nil
