@@ -15,17 +15,17 @@ func TestErrorDialect(t *testing.T) {
 	creds := map[string]any{"email": "nobody@example.com", "password": "whatever-1"}
 	apitest.Run(t, v.h, []apitest.Scenario{
 		{Name: "2024 shape", Method: "POST", Path: "/auth/v1/token?grant_type=password", Headers: v.hdr(), Body: creds,
-			ExpectedStatus: 400,
-			ExpectedJSON:   map[string]any{"code": "invalid_credentials", "message": "Invalid login credentials"},
-			ExpectedHeaders: map[string]string{"X-Supabase-Api-Version": "2024-01-01", "X-Sb-Error-Code": "invalid_credentials"},
+			ExpectedStatus:     400,
+			ExpectedJSON:       map[string]any{"code": "invalid_credentials", "message": "Invalid login credentials"},
+			ExpectedHeaders:    map[string]string{"X-Supabase-Api-Version": "2024-01-01", "X-Sb-Error-Code": "invalid_credentials"},
 			NotExpectedContent: []string{`"msg"`, `"error_code"`}},
 		{Name: "later date maps to 2024", Method: "POST", Path: "/auth/v1/token?grant_type=password",
 			Headers: map[string]string{"apikey": v.p.AnonKey, "X-Supabase-Api-Version": "2026-05-01", "Host": "localhost"}, Body: creds,
 			ExpectedStatus:  400,
 			ExpectedHeaders: map[string]string{"X-Supabase-Api-Version": "2024-01-01"}},
 		{Name: "legacy shape", Method: "POST", Path: "/auth/v1/token?grant_type=password", Headers: legacy, Body: creds,
-			ExpectedStatus: 400,
-			ExpectedJSON:   map[string]any{"code": 400, "error_code": "invalid_credentials", "msg": "Invalid login credentials"},
+			ExpectedStatus:  400,
+			ExpectedJSON:    map[string]any{"code": 400, "error_code": "invalid_credentials", "msg": "Invalid login credentials"},
 			ExpectedHeaders: map[string]string{"X-Supabase-Api-Version": "", "X-Sb-Error-Code": "invalid_credentials"}},
 		{Name: "old version is legacy", Method: "POST", Path: "/auth/v1/token?grant_type=password",
 			Headers: map[string]string{"apikey": v.p.AnonKey, "X-Supabase-Api-Version": "2023-12-31", "Host": "localhost"}, Body: creds,
@@ -46,7 +46,7 @@ func TestErrorDialect(t *testing.T) {
 		{Name: "unknown route", Method: "GET", Path: "/auth/v1/nope", Headers: v.hdr(), ExpectedStatus: 404,
 			ExpectedJSON: map[string]any{"code": "not_found"}},
 		{Name: "CORS exposes the version header", Method: "OPTIONS", Path: "/auth/v1/token",
-			Headers: map[string]string{"Origin": "http://app.test", "Access-Control-Request-Method": "POST"},
+			Headers:        map[string]string{"Origin": "http://app.test", "Access-Control-Request-Method": "POST"},
 			ExpectedStatus: http.StatusNoContent},
 		{Name: "open route needs no apikey", Method: "GET", Path: "/auth/v1/.well-known/jwks.json",
 			Headers: map[string]string{"x-project-ref": "alpha"}, ExpectedStatus: 200, ExpectedContent: []string{`"keys":[]`}},
@@ -56,4 +56,3 @@ func TestErrorDialect(t *testing.T) {
 		t.Errorf("client errors logged as server errors:\n%s", logs)
 	}
 }
-

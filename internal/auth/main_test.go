@@ -2,12 +2,12 @@ package auth_test
 
 import (
 	"context"
-	"net/url"
-	"html"
-	"regexp"
 	"encoding/json"
+	"html"
 	"net/http"
+	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -190,4 +190,11 @@ func str(m map[string]any, path ...string) string {
 	}
 	s, _ := cur.(string)
 	return s
+}
+
+func mustJSON(t *testing.T, s string, v any) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(s), v); err != nil {
+		t.Fatalf("bad JSON %q: %v", s, err)
+	}
 }

@@ -263,12 +263,15 @@ func (s *Service) refresh(ctx context.Context, c *call, rt string) (*sessionJSON
 			if depth == 1 || depth > 1 && s.now().Sub(revokedAt) < c.st.reuseInterval() {
 				issued, reused = cur, true
 			} else {
-				if _, err := tx.Exec(ctx, `update auth.refresh_tokens set revoked = true, updated_at = now()
-					where session_id = $1 and not coalesce(revoked, false)`, sid); err != nil {
+				tag, err := tx.Exec(ctx, `update auth.refresh_tokens set revoked = true, updated_at = now()
+					where session_id = $1 and not coalesce(revoked, false)`, sid)
+				if err != nil {
 					return fmt.Errorf("auth: revoke token family: %w", err)
 				}
-				if err := audit(ctx, tx, c, u, "token_revoked", "token", map[string]any{"reason": "refresh token reused"}); err != nil {
-					return err
+				if tag.RowsAffected() > 0 {
+					if err := audit(ctx, tx, c, u, "token_revoked", "token", map[string]any{"reason": "refresh token reused"}); err != nil {
+						return err
+					}
 				}
 				outErr = errRefreshUsed
 				return nil
