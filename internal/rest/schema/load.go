@@ -389,6 +389,15 @@ func loadFunctions(ctx context.Context, db Querier, schemas []string) ([]*Functi
 
 var systemSchemas = "('pg_catalog', 'information_schema', 'pg_toast')"
 
+// qualifiedType renders a type name that does not depend on the search_path
+// the snapshot was loaded with: user types come schema-qualified, so casts
+// built from them mean the same under the request's search_path.
+func qualifiedType(oid, mod string) string {
+	return "(SELECT CASE WHEN qn.nspname = 'pg_catalog' OR NOT pg_type_is_visible(qt.oid) THEN format_type(qt.oid, " + mod + ")" +
+		" ELSE quote_ident(qn.nspname) || '.' || format_type(qt.oid, " + mod + ") END" +
+		" FROM pg_type qt JOIN pg_namespace qn ON qn.oid = qt.typnamespace WHERE qt.oid = " + oid + ")"
+}
+
 var relationsSQL = `
 SELECT c.oid, n.nspname::text, c.relname::text, c.relkind IN ('v', 'm'),
        c.relkind IN ('r', 'p') OR (pg_relation_is_updatable(c.oid::regclass, true) & 8) = 8,
@@ -400,7 +409,7 @@ WHERE c.relkind IN ('r', 'v', 'm', 'f', 'p') AND NOT c.relispartition AND n.nspn
 ORDER BY n.nspname, c.relname`
 
 var columnsSQL = `
-SELECT a.attrelid, a.attnum, a.attname::text, format_type(a.atttypid, a.atttypmod),
+SELECT a.attrelid, a.attnum, a.attname::text, ` + qualifiedType("a.atttypid", "a.atttypmod") + `,
        NOT (a.attnotnull OR (t.typtype = 'd' AND t.typnotnull)),
        CASE
          WHEN a.attidentity <> '' THEN format('nextval(%L::regclass)',
@@ -440,11 +449,11 @@ var functionsSQL = `
 SELECT n.nspname::text, p.proname::text,
        COALESCE(p.proargnames, '{}')::text[],
        COALESCE(p.proargmodes::text[], '{}'),
-       ARRAY(SELECT format_type(u.t, NULL)
+       ARRAY(SELECT ` + qualifiedType("u.t", "NULL") + `
              FROM unnest(COALESCE(p.proallargtypes, p.proargtypes::oid[])) WITH ORDINALITY AS u(t, i)
              ORDER BY u.i),
        p.pronargdefaults, p.proretset, p.provolatile::text,
-       format_type(p.prorettype, NULL), rt.typtype::text,
+       ` + qualifiedType("p.prorettype", "NULL") + `, rt.typtype::text,
        COALESCE(rn.nspname::text, ''), COALESCE(rc.relname::text, ''), COALESCE(rc.relkind::text, ''),
        p.provariadic <> 0,
        COALESCE(an.nspname::text, ''), COALESCE(ac.relname::text, '')

@@ -91,6 +91,8 @@ func TestLoad(t *testing.T) {
 			{Name: "r", Type: "int4range", Nullable: true},
 			{Name: "created_at", Type: "timestamp with time zone", Default: "'2024-01-01 00:00:00+00'::timestamp with time zone"},
 			{Name: "total", Type: "numeric", Nullable: true, Generated: true},
+			{Name: "mood", Type: "public.mood", Nullable: true},
+			{Name: "moods", Type: "public.mood[]", Nullable: true},
 		}
 		if diff := cmp.Diff(want, it.Columns); diff != "" {
 			t.Errorf("items columns (-want +got):\n%s", diff)

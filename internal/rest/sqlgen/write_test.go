@@ -35,6 +35,8 @@ func TestWrites(t *testing.T) {
 		{name: "missing=default", req: Request{Kind: Insert, Relation: "items", Return: rep, MissingDefault: true},
 			query: "select=name,amount&columns=name,amount", body: `[{"name":"x"},{"amount":3}]`,
 			want: `[{"name":"x","amount":null},{"name":"unnamed","amount":3}]`, page: 2, inserted: 2, total: -1},
+		{name: "user types in body", req: Request{Kind: Insert, Relation: "items", Return: rep},
+			query: "select=mood,moods", body: `{"mood":"sad","moods":["ok","happy"]}`, want: `[{"mood":"sad","moods":["ok","happy"]}]`, page: 1, inserted: 1, total: -1},
 		{name: "all defaults", req: Request{Kind: Insert, Relation: "items", Return: rep},
 			query: "select=name", body: `[{},{}]`, want: `[{"name":"unnamed"},{"name":"unnamed"}]`, page: 2, inserted: 2, total: -1},
 		{name: "empty array", req: Request{Kind: Insert, Relation: "countries", Return: rep}, body: `[]`, want: `[]`, page: 0, inserted: 0, total: -1},
@@ -234,6 +236,8 @@ func TestRPC(t *testing.T) {
 		{name: "unnamed json", fn: "echo", body: `{"k":[1,2]}`, want: `{"k":[1,2]}`, page: 1, total: -1},
 		{name: "volatile composite", fn: "new_item", body: `{"name":"z"}`, query: "select=name", want: `{"name":"z"}`, page: 1, total: -1},
 		{name: "void", fn: "touch", body: `{}`, want: `null`, page: 1, total: -1},
+		{name: "user type GET", fn: "cheer", query: "m=sad", get: true, want: `"ok"`, page: 1, total: -1},
+		{name: "user type POST", fn: "cheer", body: `{"m":"ok"}`, want: `"happy"`, page: 1, total: -1},
 		{name: "bare record", fn: "rec", body: `{}`, want: `{"n":1,"s":"a"}`, page: 1, total: -1},
 		{name: "setof scalar with range and count", fn: "words", query: "offset=1&limit=1", get: true, count: true, want: `["y"]`, page: 1, total: 3},
 	}
