@@ -288,10 +288,11 @@ func (b *builder) nodeSQL(n, parent *node, count bool, maxRows int64) (string, e
 	if maxRows > 0 && (limit == nil || *limit > maxRows) {
 		limit = &maxRows
 	}
+	// With a limit the offset is always bound (0 or not), so requests that
+	// differ only in their range share one statement text.
 	if limit != nil {
-		sb.WriteString(" LIMIT " + b.arg(*limit))
-	}
-	if n.rng.Offset > 0 {
+		sb.WriteString(" LIMIT " + b.arg(*limit) + " OFFSET " + b.arg(n.rng.Offset))
+	} else if n.rng.Offset > 0 {
 		sb.WriteString(" OFFSET " + b.arg(n.rng.Offset))
 	}
 	return sb.String(), nil
