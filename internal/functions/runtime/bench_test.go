@@ -31,6 +31,32 @@ func BenchmarkCompileEcho(b *testing.B) {
 	}
 }
 
+// BenchmarkCompileEchoCached is a process restart: the compiled code comes
+// from the on-disk cache.
+func BenchmarkCompileEchoCached(b *testing.B) {
+	ctx := context.Background()
+	wasm := wasmBytes["echo"]
+	dir := b.TempDir()
+	warm, err := New(ctx, Config{CacheDir: dir})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := warm.Compile(ctx, wasm); err != nil {
+		b.Fatal(err)
+	}
+	_ = warm.Close(ctx)
+	for b.Loop() {
+		rt, err := New(ctx, Config{CacheDir: dir})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := rt.Compile(ctx, wasm); err != nil {
+			b.Fatal(err)
+		}
+		_ = rt.Close(ctx)
+	}
+}
+
 func benchRequest() Request {
 	return Request{
 		Method:   http.MethodPost,
@@ -47,6 +73,19 @@ func BenchmarkInvokeEcho(b *testing.B) {
 	for b.Loop() {
 		resp, err := testRT.Invoke(ctx, m, benchRequest())
 		if err != nil || resp.Status != 200 {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkInvokeEchoFirst is the first invocation after deploy: no memory
+// size learnt yet, so the guest's memory grows step by step.
+func BenchmarkInvokeEchoFirst(b *testing.B) {
+	m := guest(b, "echo")
+	ctx := context.Background()
+	for b.Loop() {
+		m.memHint.Store(0)
+		if _, err := testRT.Invoke(ctx, m, benchRequest()); err != nil {
 			b.Fatal(err)
 		}
 	}
