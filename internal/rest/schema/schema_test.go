@@ -178,6 +178,8 @@ func TestRelationships(t *testing.T) {
 		{"big_cities", "countries", "", ManyToOne, "countries", []ColumnPair{{"country_id", "id"}}},
 		{"countries", "huge_cities", "", OneToMany, "huge_cities", []ColumnPair{{"id", "country_id"}}},
 		{"secrets", "countries", "", ManyToOne, "countries", nil},
+		{"shipment_notes", "shipments", "", ManyToOne, "shipments", []ColumnPair{{"order_id", "order_id"}, {"line", "line"}}},
+		{"shipments", "shipment_notes", "", OneToMany, "shipment_notes", []ColumnPair{{"order_id", "order_id"}, {"line", "line"}}},
 		{"countries", "secrets", "", OneToMany, "secrets", nil},
 	}
 	for _, tt := range tests {

@@ -24,6 +24,11 @@ CREATE TABLE orders (id int PRIMARY KEY, name text,
                      billing_address_id int CONSTRAINT billing REFERENCES addresses(id),
                      shipping_address_id int CONSTRAINT shipping REFERENCES addresses(id));
 
+-- composite keys
+CREATE TABLE shipments (order_id int REFERENCES orders(id), line int, carrier text, PRIMARY KEY (order_id, line));
+CREATE TABLE shipment_notes (id int PRIMARY KEY, order_id int, line int, note text,
+                             FOREIGN KEY (order_id, line) REFERENCES shipments (order_id, line));
+
 -- a view over cities keeps the FK to countries and the PK
 CREATE VIEW big_cities AS SELECT id AS city_id, name, country_id FROM cities WHERE population > 1000;
 -- a view over a view
@@ -82,6 +87,8 @@ INSERT INTO members VALUES (1, 1, 'lead'), (1, 2, 'dev'), (2, 1, 'dev');
 INSERT INTO employees VALUES (1, 'Boss', NULL), (2, 'Mid', 1), (3, 'Low', 2), (4, 'Low2', 2);
 INSERT INTO addresses VALUES (1, 'Main St'), (2, 'Side St');
 INSERT INTO orders VALUES (1, 'o1', 1, 2), (2, 'o2', 2, 2);
+INSERT INTO shipments VALUES (1, 1, 'ups'), (1, 2, 'dhl');
+INSERT INTO shipment_notes VALUES (1, 1, 2, 'fragile'), (2, 1, 2, 'late'), (3, 1, 1, 'ok');
 INSERT INTO private.secrets VALUES (1, 1, 's1');
 INSERT INTO items (name, data, tags, amount, tsv, r) VALUES
   ('a', '{"a": {"b": "x"}, "n": 1, "arr": [10, 20]}', '{red,green}', 1.5, to_tsvector('english', 'the fat cats'), '[1,5)'),
