@@ -65,7 +65,7 @@ func TestAdminUsers(t *testing.T) {
 		{Name: "get unknown", Method: "GET", Path: "/auth/v1/admin/users/00000000-0000-4000-8000-000000000000", Headers: v.service(),
 			ExpectedStatus: 404, ExpectedJSON: map[string]any{"code": "user_not_found", "message": "User not found"}},
 		{Name: "update", Method: "PUT", Path: "/auth/v1/admin/users/" + id, Headers: v.service(),
-			Body: map[string]any{"user_metadata": map[string]any{"name": "Kim"}, "app_metadata": map[string]any{"tier": "gold"}},
+			Body:           map[string]any{"user_metadata": map[string]any{"name": "Kim"}, "app_metadata": map[string]any{"tier": "gold"}},
 			ExpectedStatus: 200, Check: func(t *testing.T, _ *http.Response, body []byte) {
 				var m map[string]any
 				mustJSON(t, string(body), &m)

@@ -163,7 +163,7 @@ func verifyLink(t *testing.T, m smtpsink.Message) string {
 	t.Helper()
 	for _, body := range []string{m.Text, html.UnescapeString(m.HTML)} {
 		if l := linkRE.FindString(body); l != "" {
-			return l
+			return strings.TrimRight(l, ".,;:!?)]")
 		}
 	}
 	t.Fatalf("no verify link in %q", m.HTML)
