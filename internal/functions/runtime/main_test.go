@@ -82,11 +82,8 @@ func buildGuest(cacheRoot, name string) ([]byte, error) {
 	}
 	defer os.RemoveAll(tmpDir)
 	out := filepath.Join(tmpDir, name+".wasm")
-	goBin := filepath.Join(goruntime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(goBin); err != nil {
-		goBin = "go"
-	}
-	cmd := exec.Command(goBin, "build", "-trimpath", "-ldflags=-s -w", "-o", out, ".")
+	// go test puts its own GOROOT/bin first in PATH, so this is the same toolchain.
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, ".")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
 	var stderr bytes.Buffer
