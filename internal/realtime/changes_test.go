@@ -219,8 +219,9 @@ func TestPostgresChangesRLS(t *testing.T) {
 		}
 		return c
 	}
-	c1 := join(e.userToken(u1, time.Hour))
-	c1b := join(e.userToken(u1, time.Hour)) // same claims → same group
+	tok1 := e.userToken(u1, time.Hour)
+	c1 := join(tok1)
+	c1b := join(tok1) // same claims → same group
 	c2 := join(e.userToken(u2, time.Hour))
 	anon := join("")
 	svc := join(e.p.ServiceRoleKey)

@@ -216,7 +216,7 @@ func (f *feed) loadSlot(ctx context.Context, p *control.Project) (slotRow, error
 	}
 	_, err = st.Pool().Exec(ctx, `insert into control.realtime_slots (project_ref, slot_name, db_url_enc, idle)
 		values ($1, $2, $3, false) on conflict (project_ref) do update set db_url_enc = excluded.db_url_enc, slot_name = excluded.slot_name,
-		idle = false, updated_at = now()`,
+		updated_at = now()`,
 		p.Ref, slotName(p.Ref), st.Box().Seal(p.DBURL, slotAAD(p.Ref)))
 	if err != nil {
 		return r, fmt.Errorf("realtime: recording slot: %w", err)
@@ -247,6 +247,7 @@ func (f *feed) run(ctx context.Context) error {
 	}
 	start := row.lsn
 	slot := slotName(p.Ref)
+	f.s.log.Debug("realtime: starting stream", "project", p.Ref, "idle", row.idle, "existed", row.existed, "lsn", row.lsn.String())
 	// Create the slot before streaming so that joins can be told, before
 	// their ok reply, that every later change will be captured.
 	if _, err := pool.Exec(ctx, `select pg_create_logical_replication_slot($1, 'pgoutput')
@@ -256,12 +257,20 @@ func (f *feed) run(ctx context.Context) error {
 	switch {
 	case row.idle:
 		// Nobody was subscribed while the stream was stopped: skip that
-		// backlog instead of replaying it to whoever joins now.
-		if _, err := pool.Exec(ctx, `select pg_replication_slot_advance(slot_name, pg_current_wal_lsn())
-			from pg_replication_slots where slot_name = $1 and confirmed_flush_lsn < pg_current_wal_lsn()`, slot); err != nil {
+		// backlog instead of replaying it to whoever joins now. Streaming
+		// from the current insert position does that (the server starts at
+		// the later of it and the slot's confirmed position);
+		// pg_replication_slot_advance would stop at the flushed position.
+		var lsn string
+		if err := pool.QueryRow(ctx, `select pg_current_wal_insert_lsn()::text`).Scan(&lsn); err != nil {
 			return fmt.Errorf("realtime: skipping idle backlog: %w", err)
 		}
-		start = 0
+		if start, err = pgoutput.ParseLSN(lsn); err != nil {
+			return err
+		}
+		// From now on the position is the skip point; until this write a
+		// failed attempt stays idle and skips again on the retry.
+		f.persist(ctx, start, false)
 	}
 	f.setReady(true)
 	defer f.setReady(false)
@@ -322,7 +331,8 @@ func (f *feed) watch(ctx context.Context, stop context.CancelCauseFunc, stream *
 		case <-tick.C:
 		}
 		users, idleFor, p := f.state()
-		if users == 0 && idleFor >= f.s.opt.WarmFor {
+		if users <= 0 && idleFor >= f.s.opt.WarmFor {
+			f.s.log.Debug("realtime: feed idle", "project", f.ref, "users", users)
 			stop(errIdle)
 			return
 		}
@@ -343,7 +353,7 @@ func (f *feed) measureLag(ctx context.Context, p *control.Project) {
 		return
 	}
 	var lag int64
-	err = pool.QueryRow(ctx, `select coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn), 0)::int8
+	err = pool.QueryRow(ctx, `select coalesce(pg_wal_lsn_diff(pg_current_wal_insert_lsn(), confirmed_flush_lsn), 0)::int8
 		from pg_replication_slots where slot_name = $1`, slotName(p.Ref)).Scan(&lag)
 	if err != nil {
 		return

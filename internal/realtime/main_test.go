@@ -454,3 +454,5 @@ func mustSign(t *testing.T, secret, ref string) string {
 	}
 	return tok
 }
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
