@@ -7,6 +7,7 @@ import (
 	"github.com/madbase/madbase/internal/httpx"
 
 	"github.com/madbase/madbase/internal/realtime"
+	"github.com/madbase/madbase/internal/storage"
 )
 
 // mountSurfaces builds each client surface and mounts it on s.mux. Each
@@ -27,6 +28,11 @@ func (s *Server) mountSurfaces(ctx context.Context) error {
 	}
 	s.mux.Handle("/auth/v1/", httpx.CORS(httpx.DefaultCORS, httpx.LimitBody(1<<20,
 		s.tenants.Guard("auth", s.log, auth.Render, auth.Open, authSvc))))
+
+	// storage: Supabase Storage-compatible /storage/v1 (metadata under RLS, file or S3 bytes).
+	st := storage.New(storage.Options{Log: s.log, Tenants: s.tenants, DataDir: s.cfg.DataDir})
+	s.mux.Handle("/storage/v1/", st.Handler())
+	s.workers = append(s.workers, st.Run)
 
 	return nil
 }
