@@ -5,7 +5,9 @@ import (
 )
 
 func TestJSONValue(t *testing.T) {
-	typ := func(name string, cat byte, elem *colType) *colType { return &colType{name: name, category: cat, elem: elem} }
+	typ := func(name string, cat byte, elem *colType) *colType {
+		return &colType{name: name, category: cat, elem: elem}
+	}
 	for _, tc := range []struct {
 		t    *colType
 		in   string
