@@ -68,7 +68,7 @@ func TestMagicLinkAndOTP(t *testing.T) {
 		{Name: "no type", Method: "GET", Path: "/auth/v1/verify?token=abc", Headers: map[string]string{"Host": "alpha.auth.test"},
 			ExpectedStatus: 400, ExpectedJSON: map[string]any{"msg": "Verify requires a verification type"}},
 		{Name: "code", Method: "POST", Path: "/auth/v1/verify", Headers: v.hdr(),
-			Body: map[string]any{"email": "ned@example.com", "token": code, "type": "email", "options": map[string]any{}},
+			Body:           map[string]any{"email": "ned@example.com", "token": code, "type": "email", "options": map[string]any{}},
 			ExpectedStatus: 200, ExpectedContent: []string{`"access_token"`, `"refresh_token"`}},
 		{Name: "code reused", Method: "POST", Path: "/auth/v1/verify", Headers: v.hdr(),
 			Body: map[string]any{"email": "ned@example.com", "token": code, "type": "email"}, ExpectedStatus: 403},

@@ -22,7 +22,8 @@ func redirectTo(c *call) string {
 
 // allowedRedirect: same scheme and host as the site URL (any port on
 // localhost), any loopback address, or a match of one of the project's
-// redirect_urls globs ('*' within one label or path segment, '**' across).
+// redirect_urls globs ('*' within one label or path segment, '**' across);
+// localhost and loopback addresses are always allowed.
 func allowedRedirect(st *Settings, raw string) bool {
 	u, err := url.Parse(raw)
 	if err != nil || u.Scheme == "" || u.Host == "" && u.Scheme != "" && u.Opaque != "" {
@@ -39,8 +40,11 @@ func allowedRedirect(st *Settings, raw string) bool {
 			}
 		}
 	}
-	if ip := net.ParseIP(u.Hostname()); ip != nil && ip.IsLoopback() && (u.Scheme == "http" || u.Scheme == "https") {
-		return true
+	// Loopback targets stay on the user's own machine (local development).
+	if u.Scheme == "http" || u.Scheme == "https" {
+		if ip := net.ParseIP(u.Hostname()); ip != nil && ip.IsLoopback() || strings.EqualFold(u.Hostname(), "localhost") {
+			return true
+		}
 	}
 	for _, pattern := range st.RedirectURLs {
 		pattern = strings.TrimSpace(pattern)

@@ -190,6 +190,7 @@ func (s *Service) limitIP(c *call, bucket string, n int, window time.Duration, b
 	if n <= 0 {
 		return nil
 	}
+	burst = min(burst, n)
 	key := c.p.Ref + "\x00" + bucket + "\x00" + clientIP(c.r, c.st)
 	if ok, _ := s.limiter.Allow(key, ratelimit.PerWindow(n, window, burst)); !ok {
 		return errRateLimited
