@@ -11,7 +11,7 @@ func TestSettingsHealthJWKS(t *testing.T) {
 	v := newEnv(t, map[string]any{"autoconfirm": true, "anonymous_users": true}, false)
 	apitest.Run(t, v.h, []apitest.Scenario{
 		{Method: "GET", Path: "/auth/v1/settings", Headers: v.hdr(), ExpectedStatus: 200,
-			ExpectedJSON: map[string]any{"disable_signup": false, "mailer_autoconfirm": true, "phone_autoconfirm": false},
+			ExpectedJSON:    map[string]any{"disable_signup": false, "mailer_autoconfirm": true, "phone_autoconfirm": false},
 			ExpectedContent: []string{`"anonymous_users":true`, `"email":true`, `"github":false`}},
 		{Method: "GET", Path: "/auth/v1/health", Headers: v.hdr(), ExpectedStatus: 200, ExpectedJSON: map[string]any{"name": "GoTrue"}},
 		{Method: "GET", Path: "/auth/v1/.well-known/jwks.json", Headers: map[string]string{"Host": "alpha.auth.test"},
