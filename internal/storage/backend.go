@@ -141,4 +141,3 @@ func isUUID(s string) bool {
 	}
 	return true
 }
-

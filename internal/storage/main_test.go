@@ -220,7 +220,9 @@ func wantErr(t *testing.T, res *http.Response, body []byte, httpStatus int, stat
 }
 
 func errCheck(httpStatus int, statusCode, code string) func(t *testing.T, res *http.Response, body []byte) {
-	return func(t *testing.T, res *http.Response, body []byte) { wantErr(t, res, body, httpStatus, statusCode, code) }
+	return func(t *testing.T, res *http.Response, body []byte) {
+		wantErr(t, res, body, httpStatus, statusCode, code)
+	}
 }
 
 func randBytes(n int) []byte {

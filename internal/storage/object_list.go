@@ -194,7 +194,7 @@ func (c *call) listV2(bucketID string) error {
 	if body.WithDelimiter {
 		sql = entriesSQL("like")
 	} else {
-		sql = `select substr(name, $2::int + 1), id::text, updated_at, created_at, last_accessed_at, metadata, false as folder
+		sql = `select substr(name, $2::int + 1) as name, id::text, updated_at, created_at, last_accessed_at, metadata, false as folder
 			from storage.objects where bucket_id = $1 and name like $3 escape '\'`
 	}
 	sql = `select * from (` + sql + `) e` + order + fmt.Sprintf(" limit %d offset %d", limit+1, offset)

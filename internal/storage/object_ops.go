@@ -244,4 +244,3 @@ func (c *call) deleteOne(bucketID, name string) error {
 	httpx.WriteJSON(c.w, http.StatusOK, map[string]string{"message": "Successfully deleted"})
 	return nil
 }
-

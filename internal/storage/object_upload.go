@@ -46,18 +46,20 @@ func writeRow(ctx context.Context, q tenant.Querier, o *objectRow, upsert bool) 
 			values ($1, $2, $3, $4::uuid, $5, $6, $7, $8)`, id, o.bucket, o.name, o.owner, o.ownerID, o.version, meta, um)
 		return id, "", err
 	}
-	var oldp *string
-	err = q.QueryRow(ctx, `with old as (select version from storage.objects where bucket_id = $1 and name = $2 for update)
-		insert into storage.objects as o (bucket_id, name, owner, owner_id, version, metadata, user_metadata)
+	// A separate statement: a CTE read in RETURNING would run after the
+	// row changed and miss it.
+	err = q.QueryRow(ctx, `select coalesce(version, '') from storage.objects where bucket_id = $1 and name = $2 for update`,
+		o.bucket, o.name).Scan(&old)
+	if err != nil && !tenant.IsNoRows(err) {
+		return "", "", err
+	}
+	err = q.QueryRow(ctx, `insert into storage.objects as o (bucket_id, name, owner, owner_id, version, metadata, user_metadata)
 		values ($1, $2, $3::uuid, $4, $5, $6, $7)
 		on conflict (bucket_id, name) do update set owner = excluded.owner, owner_id = excluded.owner_id,
 			version = excluded.version, metadata = excluded.metadata, user_metadata = excluded.user_metadata,
 			last_accessed_at = now()
-		returning o.id::text, (select version from old)`,
-		o.bucket, o.name, o.owner, o.ownerID, o.version, meta, um).Scan(&id, &oldp)
-	if oldp != nil {
-		old = *oldp
-	}
+		returning o.id::text`,
+		o.bucket, o.name, o.owner, o.ownerID, o.version, meta, um).Scan(&id)
 	return id, old, err
 }
 
@@ -322,4 +324,3 @@ func (c *call) upload(w http.ResponseWriter, bucketID, name string, isUpdate boo
 	httpx.WriteJSON(w, http.StatusOK, map[string]string{"Id": id, "Key": b.ID + "/" + name})
 	return nil
 }
-
