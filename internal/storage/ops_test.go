@@ -58,7 +58,7 @@ func testListMoveCopyRemove(t *testing.T, f *fixture) {
 	list := func(body string) string { return body }
 	apitest.Run(t, f.h, []apitest.Scenario{
 		{Name: "list folder", Method: "POST", Path: "/storage/v1/object/list/private", Headers: alice,
-			Body: list(`{"limit":100,"offset":0,"sortBy":{"column":"name","order":"asc"},"prefix":"` + a + `"}`),
+			Body:           list(`{"limit":100,"offset":0,"sortBy":{"column":"name","order":"asc"},"prefix":"` + a + `"}`),
 			ExpectedStatus: 200, Check: namesAre("apple.txt,Cat.txt,docs/,pics/")},
 		{Name: "list root shows the user folder", Method: "POST", Path: "/storage/v1/object/list/private", Headers: alice,
 			Body: `{"prefix":""}`, ExpectedStatus: 200, Check: namesAre(a + "/")},
