@@ -6,14 +6,33 @@
 // shared/compat/realtime-storage.md part A.
 //
 // postgres_changes come from one logical replication stream per project
-// (package pgoutput), started while the project has joined channels and kept
-// warm briefly after. Delivery is at least once across crashes and restarts:
-// a transaction's end LSN is confirmed to PostgreSQL (and persisted in
-// control.realtime_slots) only after its events were queued to every
-// subscribed connection, so a restart re-sends everything after the last
-// confirmed position. Duplicates around a crash are possible; each event
-// carries no extra id on the wire (realtime-js has no field for it), but
-// (commit_timestamp, table, record) identify it.
+// (package pgoutput) on the persistent slot madbase_<ref>, reading the
+// publications supabase_realtime and madbase_realtime_messages (inserts into
+// realtime.messages, delivered as broadcasts). The stream runs while the
+// project has joined channels and for Options.WarmFor after the last one
+// left; the slot is created (and positioned) before a join with bindings is
+// answered, so no change committed after SUBSCRIBED is missed, and it is
+// dropped when the project is deleted.
+//
+// Delivery guarantee: at least once across crashes and restarts, no gaps.
+// A transaction's end LSN is confirmed to PostgreSQL only after its events
+// were queued to every subscribed connection, and the position is
+// persisted in control.realtime_slots; a restart resumes from there (after
+// Options.ResumeDelay, so clients can rejoin) and re-sends what a crash cut
+// short. Duplicates around a crash are possible; an event is identified by
+// (commit_timestamp, table, primary key, type). Changes committed while a
+// project had no subscriber at all (stream stopped after the warm period)
+// are skipped, not replayed to later subscribers, as on Supabase. A
+// connection dropped as a slow consumer loses what was queued for it.
+//
+// RLS: INSERT/UPDATE rows on RLS-enabled tables are re-read by primary key
+// under each subscriber's role and claims, with one query per (table,
+// claims) group per transaction through tenant.Tx; DELETEs are never
+// checked and carry only the primary key on RLS tables.
+//
+// Not done: cross-node fan-out (Redis) — a node serves the channels of its
+// own connections only; column-privilege trimming of payloads; the `select`
+// binding option and the like/ilike/match filter operators.
 //
 // Imports: the standard library, coder/websocket, pgx, prometheus, and the
 // MadBase packages control, tenant, httpx, token, pg and realtime/pgoutput.
