@@ -7,6 +7,7 @@ import (
 	"github.com/madbase/madbase/internal/httpx"
 
 	"github.com/madbase/madbase/internal/realtime"
+	"github.com/madbase/madbase/internal/rest"
 	"github.com/madbase/madbase/internal/storage"
 )
 
@@ -33,6 +34,11 @@ func (s *Server) mountSurfaces(ctx context.Context) error {
 	st := storage.New(storage.Options{Log: s.log, Tenants: s.tenants, DataDir: s.cfg.DataDir})
 	s.mux.Handle("/storage/v1/", st.Handler())
 	s.workers = append(s.workers, st.Run)
+
+	// rest: PostgREST-compatible /rest/v1 (one SQL statement per request; schema cache per project).
+	restSvc := rest.New(rest.Options{Log: s.log, Tenants: s.tenants})
+	s.mux.Handle("/rest/v1/", restSvc.Handler())
+	s.workers = append(s.workers, restSvc.Run)
 
 	return nil
 }
