@@ -4,8 +4,8 @@ import (
 	"context"
 
 	"github.com/madbase/madbase/internal/auth"
+	"github.com/madbase/madbase/internal/functions"
 	"github.com/madbase/madbase/internal/httpx"
-
 	"github.com/madbase/madbase/internal/realtime"
 	"github.com/madbase/madbase/internal/rest"
 	"github.com/madbase/madbase/internal/storage"
@@ -39,6 +39,16 @@ func (s *Server) mountSurfaces(ctx context.Context) error {
 	restSvc := rest.New(rest.Options{Log: s.log, Tenants: s.tenants})
 	s.mux.Handle("/rest/v1/", restSvc.Handler())
 	s.workers = append(s.workers, restSvc.Run)
+
+	// functions: /functions/v1 edge functions (WASI modules on wazero) and their admin endpoints.
+	fnSvc, err := functions.New(ctx, functions.Options{Log: s.log, Tenants: s.tenants, Metrics: s.metrics.Registry,
+		DataDir: s.cfg.DataDir, PublicURL: s.cfg.PublicURLFor})
+	if err != nil {
+		return err
+	}
+	s.mux.Handle("/functions/v1/", fnSvc.Handler())
+	fnSvc.MountAdmin(s.admin.Handle)
+	s.workers = append(s.workers, fnSvc.Run)
 
 	return nil
 }
