@@ -24,7 +24,7 @@ type LogEntry struct {
 }
 
 const (
-	maxLogLine = 10000   // Supabase's log line limit
+	maxLogLine = 10000    // Supabase's log line limit
 	maxLogText = 16 << 10 // per invocation, first and last halves kept
 )
 
