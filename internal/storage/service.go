@@ -67,7 +67,34 @@ func New(opt Options) *Service {
 // authentication (open requests need no apikey), then the routes.
 func (s *Service) Handler() http.Handler {
 	inner := httpx.Adapt(s.log, render, s.dispatch)
-	return httpx.CORS(httpx.DefaultCORS, s.tenants.Guard("storage", s.log, render, Open, inner))
+	guarded := s.tenants.Guard("storage", s.log, render, Open, inner)
+	return httpx.CORS(httpx.DefaultCORS, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		guarded.ServeHTTP(w, s.routeByToken(r))
+	}))
+}
+
+// routeByToken lets a signed URL opened on a host that names no project
+// (no header, subdomain or apikey) reach the project its token was signed
+// for. The token is still verified against that project's secret, so a
+// forged ref gains nothing.
+func (s *Service) routeByToken(r *http.Request) *http.Request {
+	tok := r.URL.Query().Get("token")
+	if tok == "" {
+		tok = r.Header.Get("x-signature")
+	}
+	if tok == "" || r.Header.Get("X-Project-Ref") != "" || tenant.APIKey(r) != "" {
+		return r
+	}
+	ref := token.UnverifiedRef(tok)
+	if ref == "" {
+		return r
+	}
+	if _, err := s.tenants.Resolve(r); err == nil {
+		return r
+	}
+	r2 := r.Clone(r.Context())
+	r2.Header.Set("X-Project-Ref", ref)
+	return r2
 }
 
 // Render is the Storage error renderer, for callers that fail before the

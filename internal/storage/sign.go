@@ -24,6 +24,7 @@ func (c *call) signToken(claims token.Claims, ttl time.Duration) (string, time.T
 	now := c.s.now()
 	exp := now.Add(ttl)
 	claims["iat"] = now.Unix()
+	claims["ref"] = c.a.Project.Ref // routes the URL on hosts that name no project
 	claims["exp"] = exp.Unix()
 	tok, err := token.Sign([]byte(c.a.Project.JWTSecret), claims)
 	return tok, exp, err

@@ -67,6 +67,7 @@ func testSignedURLs(t *testing.T, f *fixture) {
 				t.Errorf("want Expires and no Cache-Control: %v", res.Header)
 			}
 		}},
+		{Name: "signed GET on a host naming no project", Method: "GET", Path: "/storage/v1" + signed, Headers: map[string]string{"Host": "127.0.0.1:8000"}, ExpectedStatus: 200, Check: bodyIs("signed bytes")},
 		{Name: "signed GET with download", Method: "GET", Path: "/storage/v1" + signed + "&download=a.txt", Headers: noKey, ExpectedStatus: 200,
 			ExpectedHeaders: map[string]string{"Content-Disposition": "attachment; filename=a.txt; filename*=UTF-8''a.txt"}},
 		{Name: "signed range", Method: "GET", Path: "/storage/v1" + signed, Headers: map[string]string{"Host": "localhost", "x-project-ref": f.p.Ref, "Range": "bytes=0-5"}, ExpectedStatus: 206, Check: bodyIs("signed")},
