@@ -16,7 +16,7 @@ func TestRead(t *testing.T) {
 	apitest.Run(t, e.Handler, []apitest.Scenario{
 		{Name: "plain read", Method: "GET", Path: "/rest/v1/countries?select=id,name&order=id", Headers: a, ExpectedStatus: 200,
 			ExpectedHeaders: map[string]string{"Content-Range": "0-2/*", "Content-Type": "application/json; charset=utf-8"},
-			Check: jsonEq(`[{"id":1,"name":"Japan"},{"id":2,"name":"France"},{"id":3,"name":"Chad"}]`)},
+			Check:           jsonEq(`[{"id":1,"name":"Japan"},{"id":2,"name":"France"},{"id":3,"name":"Chad"}]`)},
 		{Name: "filters and aliases", Method: "GET", Path: "/rest/v1/cities?select=n:name,population&population=gte.2100&name=neq.Paris&order=population.desc", Headers: a,
 			ExpectedStatus: 200, Check: jsonEq(`[{"n":"Tokyo","population":14000},{"n":"Osaka","population":2700}]`)},
 		{Name: "in, is, like", Method: "GET", Path: "/rest/v1/cities?select=id&or=(id.in.(1,2),name.like.L*)&country_id=not.is.null&order=id", Headers: a,
