@@ -141,7 +141,6 @@ var (
 	errBadCodeVerifier    = bad("bad_code_verifier", "code challenge does not match previously saved code verifier")
 	errPasswordTooLong    = validation("Password cannot be longer than 72 characters")
 	errInvalidEmail       = validation("Unable to validate email address: invalid format")
-	errPhoneUnsupported   = bad("phone_provider_disabled", "Unsupported phone provider")
 )
 
 // asBadJSON turns a body decode failure into GoTrue's bad_json.

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -359,5 +358,3 @@ func tx(ctx context.Context, c *call, fn func(pgx.Tx) error) error {
 	}
 	return internal(err)
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }
