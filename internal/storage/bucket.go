@@ -198,6 +198,9 @@ func parseSize(raw json.RawMessage) (*int64, error) {
 		return nil, errSizeFormat()
 	}
 	mult := map[string]float64{"": 1, "b": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12}[m[2]]
+	if f*mult >= 1<<62 {
+		return nil, errSizeFormat()
+	}
 	v := int64(f * mult)
 	return &v, nil
 }
