@@ -2,6 +2,7 @@ package storage_test
 
 import (
 	"crypto/sha256"
+	"encoding/json"
 	"encoding/base64"
 	"errors"
 	"io"
@@ -192,5 +193,35 @@ func testTUS(t *testing.T, f *fixture, size int64) {
 			ExpectedStatus: 201, ExpectedHeaders: map[string]string{"Upload-Offset": "5"}},
 		{Name: "one-shot object", Method: "GET", Path: "/storage/v1/object/private/" + a + "/one-shot.txt", Headers: f.as(f.alice), ExpectedStatus: 200, Check: bodyIs("12345")},
 	})
+
+	// Signed TUS uploads: the x-signature token from createSignedUploadUrl
+	// authorises, with no apikey, for its own path only.
+	_, sb := f.do("POST", "/storage/v1/object/upload/sign/private/"+a+"/tus-signed.txt", f.as(f.alice), map[string]any{})
+	var su struct{ Token string }
+	_ = json.Unmarshal(sb, &su)
+	bare := func(extra ...string) map[string]string {
+		h := map[string]string{"Host": "127.0.0.1", "Tus-Resumable": "1.0.0"}
+		for i := 0; i+1 < len(extra); i += 2 {
+			h[extra[i]] = extra[i+1]
+		}
+		return h
+	}
+	rs, rb := apitest.Do(f.h, "POST", "/storage/v1/upload/resumable/sign", bare("x-signature", su.Token, "Upload-Length", "3", "Upload-Metadata", md(a+"/elsewhere.txt")), nil)
+	if rs.StatusCode != 400 {
+		t.Errorf("signed TUS for another path: %d %s", rs.StatusCode, rb)
+	}
+	rs, rb = apitest.Do(f.h, "POST", "/storage/v1/upload/resumable/sign", bare("x-signature", su.Token, "Upload-Length", "3", "Upload-Metadata", md(a+"/tus-signed.txt")), nil)
+	sloc := rs.Header.Get("Location")
+	if rs.StatusCode != 201 || !strings.HasPrefix(sloc, "/storage/v1/upload/resumable/sign/") {
+		t.Fatalf("signed TUS create: %d %s", rs.StatusCode, rb)
+	}
+	rs, rb = apitest.Do(f.h, "PATCH", sloc, map[string]string{"Host": "localhost", "x-project-ref": f.p.Ref, "Tus-Resumable": "1.0.0",
+		"Content-Type": "application/offset+octet-stream", "Upload-Offset": "0"}, "abc")
+	if rs.StatusCode != 204 {
+		t.Fatalf("signed TUS patch: %d %s", rs.StatusCode, rb)
+	}
+	if n := f.count(`select count(*) from storage.objects where name = $1 and owner_id = $2`, a+"/tus-signed.txt", a); n != 1 {
+		t.Errorf("signed TUS row: %d", n)
+	}
 	f.noOrphans(t)
 }
