@@ -2,8 +2,8 @@ package storage_test
 
 import (
 	"crypto/sha256"
-	"encoding/json"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
