@@ -182,7 +182,7 @@ func (m *Manager) Guard(surface string, log interface {
 		info.Surface = surface
 		fail := func(err error) {
 			e := httpx.As(err)
-			if e.Internal() {
+			if e.Internal() && e.Code != CodeProjectDisabled {
 				log.ErrorContext(r.Context(), "tenant resolution failed", "request_id", httpx.RequestID(r.Context()), "err", e.Err)
 			}
 			render(w, r, e)

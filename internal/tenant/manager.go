@@ -167,7 +167,7 @@ func (m *Manager) Resolve(r *http.Request) (*control.Project, error) {
 		return m.active(ctx, ref)
 	}
 	if ref := subdomain(r.Host); ref != "" {
-		if p, err := m.active(ctx, ref); err == nil || !errors.Is(err, errNotFound) {
+		if p, err := m.active(ctx, ref); err == nil || httpx.As(err).Code != CodeProjectNotFound {
 			return p, err
 		}
 		// A host like api.example.com: "api" is not a project; fall through.

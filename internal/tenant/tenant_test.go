@@ -178,6 +178,7 @@ func TestResolvePrecedence(t *testing.T) {
 		{"header beats subdomain and key", req("GET", "http://beta.localhost/rest/v1/x", map[string]string{"X-Project-Ref": "alpha", "apikey": b.AnonKey}), "alpha"},
 		{"subdomain beats key", req("GET", "http://beta.localhost:8000/rest/v1/x", map[string]string{"apikey": a.AnonKey}), "beta"},
 		{"key ref", req("GET", "http://localhost:8000/rest/v1/x", map[string]string{"apikey": a.AnonKey}), "alpha"},
+		{"host that names no project falls back to the key", req("GET", "http://api.example.com/rest/v1/x", map[string]string{"apikey": a.AnonKey}), "alpha"},
 		{"opaque key", req("GET", "http://127.0.0.1:8000/rest/v1/x", map[string]string{"apikey": b.PublishableKey}), "beta"},
 		{"query apikey", req("GET", "http://127.0.0.1:8000/realtime/v1/websocket?apikey="+a.AnonKey, nil), "alpha"},
 		{"default", req("GET", "http://127.0.0.1:8000/rest/v1/x", nil), g.Ref},
