@@ -46,8 +46,13 @@ func writeRow(ctx context.Context, q tenant.Querier, o *objectRow, upsert bool) 
 			values ($1, $2, $3, $4::uuid, $5, $6, $7, $8)`, id, o.bucket, o.name, o.owner, o.ownerID, o.version, meta, um)
 		return id, "", err
 	}
-	// A separate statement: a CTE read in RETURNING would run after the
-	// row changed and miss it.
+	// Upserts of one name are serialised, so the version read here is the
+	// one this statement replaces (two first uploads racing would both
+	// read "none" and one's blob would be orphaned). The read is its own
+	// statement, after the lock, so it sees the last committed row.
+	if _, err = q.Exec(ctx, `select pg_advisory_xact_lock(hashtextextended($1, 0))`, o.bucket+"/"+o.name); err != nil {
+		return "", "", err
+	}
 	err = q.QueryRow(ctx, `select coalesce(version, '') from storage.objects where bucket_id = $1 and name = $2 for update`,
 		o.bucket, o.name).Scan(&old)
 	if err != nil && !tenant.IsNoRows(err) {
