@@ -97,9 +97,6 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if tgt.root {
-		return restErr(http.StatusNotFound, "PGRST126", "Root endpoint metadata is disabled", nil, nil)
-	}
 	c, err := s.cacheFor(a.Project)
 	if err != nil {
 		return err
@@ -132,6 +129,17 @@ func (s *Service) handle(q *request) error {
 	}
 	if err := q.chooseProfile(); err != nil {
 		return err
+	}
+	if q.tgt.root {
+		switch m {
+		case http.MethodGet, http.MethodHead:
+			return q.openAPI()
+		case http.MethodOptions:
+			q.w.Header().Set("Allow", "OPTIONS,GET,HEAD")
+			q.w.WriteHeader(http.StatusOK)
+			return nil
+		}
+		return restErr(http.StatusMethodNotAllowed, "PGRST117", "Unsupported HTTP method: "+m, nil, nil)
 	}
 	if m == http.MethodOptions {
 		return q.options()

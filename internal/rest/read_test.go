@@ -58,6 +58,8 @@ func TestRead(t *testing.T) {
 			ExpectedJSON: map[string]any{"code": "PGRST100"}},
 		{Name: "bad select", Method: "GET", Path: "/rest/v1/countries?select=id,(", Headers: a, ExpectedStatus: 400,
 			ExpectedJSON: map[string]any{"code": "PGRST100"}},
+		{Name: "root describes the schema", Method: "GET", Path: "/rest/v1/", Headers: a, ExpectedStatus: 200,
+			ExpectedContent: []string{`"swagger":"2.0"`, `"/countries"`, `"big_cities"`}, NotExpectedContent: []string{`"/widgets"`}},
 		{Name: "invalid path", Method: "GET", Path: "/rest/v1/a/b/c", Headers: a, ExpectedStatus: 404, ExpectedJSON: map[string]any{"code": "PGRST125"}},
 		{Name: "unsupported method", Method: "TRACE", Path: "/rest/v1/countries", Headers: a, ExpectedStatus: 405, ExpectedJSON: map[string]any{"code": "PGRST117"}},
 		{Name: "count exact, partial", Method: "GET", Path: "/rest/v1/cities?select=id&order=id&limit=2&offset=1", Headers: with("Prefer", "count=exact"),
