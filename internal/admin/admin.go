@@ -245,6 +245,7 @@ func (a *API) project(r *http.Request) (*control.Project, error) {
 	if !config.ValidRef(ref) {
 		return nil, errNoProject
 	}
+	httpx.RequestInfo(r.Context()).Project = ref
 	p, err := a.tenants.Store().Project(r.Context(), ref)
 	if errors.Is(err, control.ErrNotFound) {
 		return nil, errNoProject
