@@ -94,8 +94,10 @@ var scenarios = []scenario{
 		path: func(v string) string { return "/rest/v1/posts?id=eq." + v },
 		arg:  func(r *rand.Rand) string { return strconv.Itoa(1 + r.IntN(10000)) }},
 	{name: "GET 100 rows + embed", method: "GET", raw: "select=id,title,views,authors(name)&author_id=eq.__V__&limit=100", kind: sqlgen.Read, ok: 200,
-		path: func(v string) string { return "/rest/v1/posts?select=id,title,views,authors(name)&author_id=eq." + v + "&limit=100" },
-		arg:  func(r *rand.Rand) string { return strconv.Itoa(1 + r.IntN(100)) }},
+		path: func(v string) string {
+			return "/rest/v1/posts?select=id,title,views,authors(name)&author_id=eq." + v + "&limit=100"
+		},
+		arg: func(r *rand.Rand) string { return strconv.Itoa(1 + r.IntN(100)) }},
 	{name: "POST 100 rows", method: "POST", raw: "", kind: sqlgen.Insert, ok: 201,
 		// supabase-js sends columns= with every array insert.
 		path: func(string) string { return `/rest/v1/bulk?columns="name","qty","note"` },
@@ -110,9 +112,9 @@ type baseline struct {
 	// (QueryExecModeExec), to show what the cache is worth.
 	noCache *pgxpool.Pool
 	sql     string
-	args []any
-	vIdx int // index in args of the variable part
-	kind sqlgen.Kind
+	args    []any
+	vIdx    int // index in args of the variable part
+	kind    sqlgen.Kind
 	// mode: "" runs the statement alone; "tx" wraps it as tenant.Tx does
 	// (BEGIN + claims prelude pipelined with it, COMMIT in a second round
 	// trip); "tx1" sends BEGIN, prelude, statement and COMMIT in one batch.
