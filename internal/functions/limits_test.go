@@ -116,6 +116,24 @@ func TestLimitsAndCrashes(t *testing.T) {
 		must(t, res, body, 200)
 	})
 
+	t.Run("project defaults", func(t *testing.T) {
+		g := &fixture{env: f.env, h: f.h, data: f.data,
+			p: f.env.CreateProject(t, "gamma", map[string]any{"functions": map[string]any{"timeout_ms": 300, "memory_pages": 512}})}
+		g.deploy(t, "loop", "loop", nil)
+		g.deploy(t, "memhog", "memhog", nil)
+		g.deploy(t, "roomy", "memhog", map[string]any{"limits": map[string]any{"memory_pages": 2048, "timeout_ms": 10000}})
+		start := time.Now()
+		res, body := g.call("GET", "loop", nil, nil)
+		gateway(t, res, body, 504, "IDLE_TIMEOUT")
+		if d := time.Since(start); d > 1200*time.Millisecond {
+			t.Errorf("project timeout of 300 ms took %s", d)
+		}
+		res, body = g.call("GET", "memhog?mb=40", nil, nil) // over the project's 32 MiB
+		gateway(t, res, body, 546, "WORKER_LIMIT")
+		res, body = g.call("GET", "roomy?mb=40", nil, nil) // the function's own 128 MiB
+		must(t, res, body, 200)
+	})
+
 	t.Run("crashes are 500 and logged", func(t *testing.T) {
 		for _, q := range []string{"panic", "exit", "nil"} {
 			res, body := f.call("GET", "trap?"+q, nil, nil)
