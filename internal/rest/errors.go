@@ -121,7 +121,7 @@ func customError(pe *pgconn.PgError) *httpx.Error {
 // the tenant layer's own codes (missing/invalid keys, JWT failures,
 // unknown or disabled project) translated into PostgREST's.
 func Render(w http.ResponseWriter, r *http.Request, e *httpx.Error) {
-	e = translate(e)
+	e = translate(e, r)
 	h := w.Header()
 	if hs, ok := e.Extra[headersKey].(map[string]string); ok {
 		for k, v := range hs {
@@ -156,7 +156,7 @@ func Render(w http.ResponseWriter, r *http.Request, e *httpx.Error) {
 	}
 }
 
-func translate(e *httpx.Error) *httpx.Error {
+func translate(e *httpx.Error, r *http.Request) *httpx.Error {
 	c := *e
 	switch e.Code {
 	case tenant.CodeNoAPIKey:
@@ -167,13 +167,26 @@ func translate(e *httpx.Error) *httpx.Error {
 		c.Hint = "Double check your Supabase `anon` or `service_role` API key."
 	case tenant.CodeBadJWT:
 		c.Code, c.Message = jwtError(e)
+		if c.Message == "Expected 3 parts in JWT" {
+			tok := strings.TrimSpace(r.Header.Get("Authorization"))
+			if len(tok) >= 7 && strings.EqualFold(tok[:7], "bearer ") {
+				tok = strings.TrimSpace(tok[7:])
+			}
+			if n := strings.Count(tok, ".") + 1; n != 3 {
+				c.Message = fmt.Sprintf("Expected 3 parts in JWT; got %d", n)
+			} else {
+				c.Message = "JWT cryptographic operation failed"
+			}
+		}
 	case tenant.CodeRoleNotAllowed:
-		c.Status, c.Code = http.StatusUnauthorized, "22023"
-		c.Message = "role is not allowed"
+		// PostgREST lets PostgreSQL refuse the switch: 42501, 403 for a
+		// role other than anon.
+		c.Status, c.Code = http.StatusForbidden, "42501"
+		c.Message = "permission denied to set role"
 		if e.Err != nil {
 			var role string
 			if _, err := fmt.Sscanf(e.Err.Error(), "role %q", &role); err == nil {
-				c.Message = fmt.Sprintf("role %q does not exist", role)
+				c.Message = fmt.Sprintf("permission denied to set role %q", role)
 			}
 		}
 	case tenant.CodeProjectNotFound:
