@@ -30,7 +30,7 @@
 // the kernel signals the server to shut down, and the next Start removes the
 // directory it left.
 //
-// Imports: the standard library and pgx only; no MadBase package. BinDir,
+// Imports: the standard library, pgx and internal/devdb (for BinDir). BinDir,
 // Start and Stop do not depend on package testing (bindir.go, cluster.go,
 // initdb.go) so that non-test code such as `madbase dev` can reuse them; only
 // testing.go imports testing.

@@ -1,82 +1,12 @@
 package pgtest
 
 import (
-	"errors"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 )
-
-// fakeInstall creates dir/<version>/bin holding the named executables.
-func fakeInstall(t *testing.T, root, version string, names ...string) string {
-	t.Helper()
-	bin := filepath.Join(root, version, "bin")
-	if err := os.MkdirAll(bin, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, n := range names {
-		if err := os.WriteFile(filepath.Join(bin, n), []byte("#!/bin/sh\n"), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return bin
-}
-
-func notOnPath(string) (string, error) { return "", errors.New("not found") }
-
-func TestFindBinDirPrefersNewestPackagedVersion(t *testing.T) {
-	root := t.TempDir()
-	fakeInstall(t, root, "9.6", "initdb", "postgres")
-	want := fakeInstall(t, root, "16", "initdb", "postgres")
-	fakeInstall(t, root, "15", "initdb", "postgres")
-	fakeInstall(t, root, "17", "postgres") // no initdb: not a candidate
-	got, err := findBinDir(notOnPath, filepath.Join(root, "*", "bin"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != want {
-		t.Errorf("findBinDir = %q, want %q", got, want)
-	}
-}
-
-func TestFindBinDirPrefersPath(t *testing.T) {
-	root := t.TempDir()
-	onPath := fakeInstall(t, root, "path", "initdb", "postgres")
-	// A symlinked initdb (as in /usr/local/bin) resolves to its real directory.
-	links := t.TempDir()
-	if err := os.Symlink(filepath.Join(onPath, "initdb"), filepath.Join(links, "initdb")); err != nil {
-		t.Fatal(err)
-	}
-	fakeInstall(t, root, "16", "initdb", "postgres")
-	lookPath := func(name string) (string, error) { return filepath.Join(links, name), nil }
-	got, err := findBinDir(lookPath, filepath.Join(root, "*", "bin"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != onPath {
-		t.Errorf("findBinDir = %q, want %q", got, onPath)
-	}
-}
-
-func TestFindBinDirMissing(t *testing.T) {
-	root := t.TempDir()
-	_, err := findBinDir(notOnPath, filepath.Join(root, "*", "bin"))
-	var missing *MissingBinaryError
-	if !errors.As(err, &missing) || missing.Name != "initdb" {
-		t.Fatalf("err = %v, want MissingBinaryError for initdb", err)
-	}
-	if !strings.Contains(err.Error(), "apt-get install postgresql") {
-		t.Errorf("message does not say how to install: %v", err)
-	}
-
-	fakeInstall(t, root, "15", "initdb") // postgres missing
-	_, err = findBinDir(notOnPath, filepath.Join(root, "*", "bin"))
-	if !errors.As(err, &missing) || missing.Name != "postgres" {
-		t.Fatalf("err = %v, want MissingBinaryError for postgres", err)
-	}
-}
 
 func TestRealBinDir(t *testing.T) {
 	dir, err := BinDir()
