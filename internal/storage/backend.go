@@ -2,12 +2,12 @@ package storage
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/google/uuid"
 
 	"github.com/madbase/madbase/internal/control"
 	"github.com/madbase/madbase/internal/storage/blob"
@@ -113,31 +113,14 @@ func (bs *backends) get(ctx context.Context, p *control.Project) (*backend, erro
 }
 
 // newUUID returns a random (version 4) UUID.
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
-}
+func newUUID() string { return uuid.NewString() }
 
-// isUUID reports whether s is a canonical UUID (owner is set only then).
+// isUUID reports whether s is a UUID in canonical 36-character form (the form
+// a uuid column's text cast round-trips).
 func isUUID(s string) bool {
 	if len(s) != 36 {
 		return false
 	}
-	for i, c := range s {
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
+	_, err := uuid.Parse(s)
+	return err == nil
 }
