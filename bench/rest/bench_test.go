@@ -15,8 +15,10 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -291,8 +293,11 @@ func TestBench(t *testing.T) {
 
 	var report bytes.Buffer
 	fmt.Fprintf(&report, "\n%-22s %12s %12s %7s   %s\n", "scenario", "baseline r/s", "madbase r/s", "ratio",
-		"baseline as tenant.Tx does it (2 round trips) | in 1 round trip | baseline without statement cache")
+		"baseline as tenant.Tx does it (2 round trips) | in 1 round trip | baseline without statement cache | Go CPU per request (client+server): baseline | madbase")
 	for _, s := range scenarios {
+		if only := os.Getenv("BENCH_ONLY"); only != "" && !strings.Contains(s.name, only) {
+			continue
+		}
 		params, err := query.ParseRaw(s.raw, query.Options{})
 		if err != nil {
 			t.Fatal(err)
@@ -323,11 +328,17 @@ func TestBench(t *testing.T) {
 		// Warm both (pool connections, prepared statements, schema cache).
 		load(t, client, s, baseURL, nil, d/5, workers)
 		load(t, client, s, madURL, hdr, d/5, workers)
-		var base, madb float64
+		var base, madb, baseCPU, madCPU float64
 		// Alternate twice so drift on a shared machine hits both sides.
 		for range 2 {
-			base += load(t, client, s, baseURL, nil, d/2, workers)
-			madb += load(t, client, s, madURL, hdr, d/2, workers)
+			c0 := cpuTime()
+			r := load(t, client, s, baseURL, nil, d/2, workers)
+			baseCPU += (cpuTime() - c0).Seconds() / (r * (d / 2).Seconds())
+			base += r
+			c0 = cpuTime()
+			r = load(t, client, s, madURL, hdr, d/2, workers)
+			madCPU += (cpuTime() - c0).Seconds() / (r * (d / 2).Seconds())
+			madb += r
 		}
 		base, madb = base/2, madb/2
 		bl.mode = "tx"
@@ -337,8 +348,15 @@ func TestBench(t *testing.T) {
 		bl.mode = "nocache"
 		nc := load(t, client, s, baseURL, nil, d/2, workers)
 		bs.Close()
-		fmt.Fprintf(&report, "%-22s %12.0f %12.0f %6.2fx   %5.2fx | %5.2fx   %5.2fx\n", s.name, base, madb, madb/base,
-			tx2/base, tx1/base, nc/base)
+		fmt.Fprintf(&report, "%-22s %12.0f %12.0f %6.2fx   %5.2fx | %5.2fx   %5.2fx   %4.0f µs | %4.0f µs\n", s.name, base, madb, madb/base,
+			tx2/base, tx1/base, nc/base, baseCPU/2*1e6, madCPU/2*1e6)
 	}
 	t.Log(report.String())
+}
+
+// cpuTime is this process's user+system CPU time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
