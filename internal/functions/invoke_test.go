@@ -3,6 +3,8 @@ package functions_test
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -241,6 +243,33 @@ func TestVerifyJWT(t *testing.T) {
 		res, body := f.call("POST", "open", c.headers, nil)
 		if res.StatusCode != 200 {
 			t.Errorf("open, %s: %d %s", c.name, res.StatusCode, body)
+		}
+	}
+}
+
+// TestOutbound: a function reaches only the hosts its manifest allows.
+func TestOutbound(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("upstream ok"))
+	}))
+	defer upstream.Close()
+	host := strings.TrimPrefix(upstream.URL, "http://")
+	f.deploy(t, "allowed", "outbound", map[string]any{"allow_hosts": []string{host}})
+	f.deploy(t, "denied", "outbound", map[string]any{"allow_hosts": []string{"api.example.com"}})
+	f.deploy(t, "none", "outbound", nil)
+	q := url.QueryEscape(upstream.URL + "/x")
+	res, body := f.call("GET", "allowed?"+q, nil, nil)
+	must(t, res, body, 200)
+	if !strings.HasPrefix(string(body), "code=0\n") || !strings.HasSuffix(string(body), "upstream ok") {
+		t.Errorf("allowed: %s", body)
+	}
+	for _, name := range []string{"denied", "none"} {
+		res, body := f.call("GET", name+"?"+q, nil, nil)
+		must(t, res, body, 200)
+		if !strings.HasPrefix(string(body), "code=1\n") { // host not allowed
+			t.Errorf("%s: %s", name, body)
 		}
 	}
 }

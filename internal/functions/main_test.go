@@ -25,7 +25,7 @@ var (
 	wasms map[string][]byte
 )
 
-var guestNames = []string{"echo", "env", "loop", "memhog", "flood", "trap", "badcgi", "mirror"}
+var guestNames = []string{"echo", "env", "loop", "memhog", "flood", "trap", "badcgi", "mirror", "outbound"}
 
 func TestMain(m *testing.M) {
 	var err error
