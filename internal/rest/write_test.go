@@ -99,6 +99,10 @@ func TestWrite(t *testing.T) {
 			ExpectedJSON: map[string]any{"code": "PGRST102"}},
 		{Name: "write on a read-only view column", Method: "PATCH", Path: "/rest/v1/big_cities?city_id=eq.1", Headers: rep, Body: map[string]any{"name": "Tōkyō"}, ExpectedStatus: 200,
 			Check: jsonEq(`[{"city_id":1,"name":"Tōkyō","country_id":1}]`)},
+		{Name: "trigger sets response headers (minimal)", Method: "POST", Path: "/rest/v1/audited", Headers: a, Body: map[string]any{"id": 1},
+			ExpectedStatus: 201, ExpectedHeaders: map[string]string{"X-Trigger": "fired"}},
+		{Name: "trigger sets response headers (representation)", Method: "POST", Path: "/rest/v1/audited", Headers: rep, Body: map[string]any{"id": 2},
+			ExpectedStatus: 201, ExpectedHeaders: map[string]string{"X-Trigger": "fired"}, Check: jsonEq(`[{"id":2}]`)},
 		{Name: "error body has no SQL", Method: "POST", Path: "/rest/v1/items", Headers: a, Body: map[string]any{"amount": "lots"}, ExpectedStatus: 400,
 			ExpectedJSON: map[string]any{"code": "22P02"}, NotExpectedContent: []string{"pgrst_", "INSERT", "json_populate"}},
 	})

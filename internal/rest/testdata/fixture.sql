@@ -94,6 +94,15 @@ BEGIN
   PERFORM set_config('response.headers', '[{"X-Pre":"ran"}]', true);
 END $$;
 
+-- a trigger that talks to the response through the GUCs
+CREATE TABLE audited (id int PRIMARY KEY);
+CREATE FUNCTION audited_note() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM set_config('response.headers', '[{"X-Trigger":"fired"}]', true);
+  RETURN NEW;
+END $$;
+CREATE TRIGGER audited_note BEFORE INSERT ON audited FOR EACH ROW EXECUTE FUNCTION audited_note();
+
 INSERT INTO countries VALUES (1, 'Japan', 'JP'), (2, 'France', 'FR'), (3, 'Chad', NULL);
 INSERT INTO cities VALUES (1, 'Tokyo', 14000, 1), (2, 'Osaka', 2700, 1), (3, 'Paris', 2100, 2), (4, 'Lyon', 500, 2), (5, 'Nowhere', 10, NULL);
 INSERT INTO capitals VALUES (1, 'Tokyo'), (2, 'Paris');
