@@ -202,3 +202,14 @@ func FuzzVerify(f *testing.F) {
 func testProject() *control.Project {
 	return &control.Project{Ref: "alpha", JWTSecret: "0123456789abcdef0123456789abcdef", PublishableKey: "sb_publishable_abc", SecretKey: "sb_secret_abc"}
 }
+
+func TestEffectiveLimits(t *testing.T) {
+	got := Limits{MemoryPages: 100}.effective(Limits{TimeoutMS: 1 << 40, MemoryPages: 1 << 30, MaxRequestBody: 5})
+	want := runtime.Limits{Timeout: MaxTimeout, MemoryPages: 100, MaxRequestBody: 5, MaxResponseBody: DefaultRespBody}
+	if got != want {
+		t.Fatalf("got %+v, want %+v", got, want)
+	}
+	if got := (Limits{}).effective(Limits{}); got.Timeout != DefaultTimeout || got.MemoryPages != DefaultMemoryPages {
+		t.Fatalf("defaults: %+v", got)
+	}
+}

@@ -107,11 +107,13 @@ func (l Limits) effective(d Limits) runtime.Limits {
 		}
 		return c
 	}
+	// Project settings are not validated by this package when written, so
+	// the platform ceilings are applied here as well.
 	return runtime.Limits{
-		Timeout:         time.Duration(pick(l.TimeoutMS, d.TimeoutMS, DefaultTimeout.Milliseconds())) * time.Millisecond,
-		MemoryPages:     uint32(pick(int64(l.MemoryPages), int64(d.MemoryPages), DefaultMemoryPages)),
-		MaxRequestBody:  pick(l.MaxRequestBody, d.MaxRequestBody, DefaultRequestBody),
-		MaxResponseBody: pick(l.MaxResponseBody, d.MaxResponseBody, DefaultRespBody),
+		Timeout:         min(time.Duration(pick(l.TimeoutMS, d.TimeoutMS, DefaultTimeout.Milliseconds()))*time.Millisecond, MaxTimeout),
+		MemoryPages:     uint32(min(pick(int64(l.MemoryPages), int64(d.MemoryPages), DefaultMemoryPages), MaxMemoryPages)),
+		MaxRequestBody:  min(pick(l.MaxRequestBody, d.MaxRequestBody, DefaultRequestBody), MaxBodyLimit),
+		MaxResponseBody: min(pick(l.MaxResponseBody, d.MaxResponseBody, DefaultRespBody), MaxBodyLimit),
 	}
 }
 
