@@ -120,7 +120,7 @@ func TestLimitsAndCrashes(t *testing.T) {
 		g := &fixture{env: f.env, h: f.h, data: f.data,
 			p: f.env.CreateProject(t, "gamma", map[string]any{"functions": map[string]any{"timeout_ms": 300, "memory_pages": 512}})}
 		g.deploy(t, "loop", "loop", nil)
-		g.deploy(t, "memhog", "memhog", nil)
+		g.deploy(t, "memhog", "memhog", map[string]any{"limits": map[string]any{"timeout_ms": 10000}}) // the project's memory limit
 		g.deploy(t, "roomy", "memhog", map[string]any{"limits": map[string]any{"memory_pages": 2048, "timeout_ms": 10000}})
 		start := time.Now()
 		res, body := g.call("GET", "loop", nil, nil)
