@@ -56,6 +56,8 @@ func TestRead(t *testing.T) {
 			ExpectedJSON: map[string]any{"code": "22P02"}},
 		{Name: "parse error", Method: "GET", Path: "/rest/v1/countries?id=zz.1", Headers: a, ExpectedStatus: 400,
 			ExpectedJSON: map[string]any{"code": "PGRST100"}},
+		{Name: "aggregates disabled by default", Method: "GET", Path: "/rest/v1/cities?select=count()", Headers: a, ExpectedStatus: 400,
+			ExpectedJSON: map[string]any{"code": "PGRST123"}},
 		{Name: "bad select", Method: "GET", Path: "/rest/v1/countries?select=id,(", Headers: a, ExpectedStatus: 400,
 			ExpectedJSON: map[string]any{"code": "PGRST100"}},
 		{Name: "root describes the schema", Method: "GET", Path: "/rest/v1/", Headers: a, ExpectedStatus: 200,
@@ -137,10 +139,25 @@ func TestRead(t *testing.T) {
 	})
 }
 
-func TestMaxRows(t *testing.T) {
+// TestSettings covers the project's rest section: max_rows on every read
+// node, aggregates, tx_end without override, plans disabled.
+func TestSettings(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, map[string]any{"max_rows": 2})
+	e := newEnv(t, map[string]any{"max_rows": 2, "aggregates_enabled": true, "tx_end": "commit"})
 	apitest.Run(t, e.Handler, []apitest.Scenario{
+		{Name: "aggregates", Method: "GET", Path: "/rest/v1/cities?select=country_id,count(),population.sum()&country_id=not.is.null&order=country_id",
+			Headers: e.hdr("anon"), ExpectedStatus: 200, Check: jsonEq(`[{"country_id":1,"count":2,"sum":16700},{"country_id":2,"count":2,"sum":2600}]`)},
+		{Name: "tx=rollback not allowed", Method: "POST", Path: "/rest/v1/teams", Headers: e.hdr("anon", "Prefer", "tx=rollback"),
+			Body: map[string]any{"id": 40, "name": "kept"}, ExpectedStatus: 201,
+			Check: func(t *testing.T, res *http.Response, _ []byte) {
+				if pa := res.Header.Get("Preference-Applied"); pa != "" {
+					t.Errorf("Preference-Applied %q", pa)
+				}
+			}},
+		{Name: "the write was committed", Method: "GET", Path: "/rest/v1/teams?id=eq.40&select=name", Headers: e.hdr("anon"), ExpectedStatus: 200,
+			Check: jsonEq(`[{"name":"kept"}]`)},
+		{Name: "plans disabled", Method: "GET", Path: "/rest/v1/teams", Headers: e.hdr("anon", "Accept", "application/vnd.pgrst.plan"), ExpectedStatus: 406,
+			ExpectedJSON: map[string]any{"code": "PGRST107"}},
 		{Name: "root capped", Method: "GET", Path: "/rest/v1/cities?select=id&order=id", Headers: e.hdr("anon", "Prefer", "count=exact"),
 			ExpectedStatus: 206, ExpectedHeaders: map[string]string{"Content-Range": "0-1/5"}, Check: rows(2)},
 		{Name: "embeds capped", Method: "GET", Path: "/rest/v1/countries?select=cities(id)&id=eq.1", Headers: e.hdr("anon"),
