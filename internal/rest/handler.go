@@ -307,6 +307,7 @@ func (s *Service) prepare(q *request) error {
 	case http.MethodGet, http.MethodHead:
 		sr.Kind = sqlgen.Read
 		q.readOnly = true
+		q.prefs.MaxAffected = nil // PostgREST applies it to PATCH, DELETE and RPC only
 		return q.counting()
 	case http.MethodDelete:
 		sr.Kind = sqlgen.Delete
@@ -706,7 +707,7 @@ func (q *request) respond(res *result) error {
 		}
 		if total != nil {
 			switch {
-			case res.page == 0 && offset > 0 && offset >= *total:
+			case offset > *total:
 				h.Set("Content-Range", contentRange)
 				return restErr(http.StatusRequestedRangeNotSatisfiable, "PGRST103", "Requested range not satisfiable",
 					fmt.Sprintf("An offset of %d was requested, but there are only %d rows.", offset, *total), nil)
@@ -720,7 +721,7 @@ func (q *request) respond(res *result) error {
 	case sqlgen.Insert, sqlgen.Put:
 		contentRange = "*/" + countText(total)
 		status = http.StatusCreated
-		if sr.Kind == sqlgen.Insert && sr.Resolution == sqlgen.MergeDuplicates && res.page > 0 && res.inserted != nil && *res.inserted == 0 {
+		if sr.Kind == sqlgen.Insert && sr.Resolution == sqlgen.MergeDuplicates && res.inserted != nil && *res.inserted == 0 {
 			status = http.StatusOK
 		}
 		if sr.Kind == sqlgen.Put {
