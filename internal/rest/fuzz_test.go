@@ -21,7 +21,7 @@ func FuzzHeaders(f *testing.F) {
 		r.Header.Set("Prefer", prefer)
 		r.Header.Set("Accept", accept)
 		p := parsePrefer(r.Header)
-		_ = p.applied(true, true, true)
+		_ = p.applied(true, true, true, true)
 		if m, err := negotiate(r, true); err == nil {
 			_ = m.contentType()
 		} else {

@@ -756,7 +756,8 @@ func (q *request) respond(res *result) error {
 	h.Set("Content-Range", contentRange)
 	write := sr.Kind != sqlgen.Read && sr.Kind != sqlgen.Call
 	resolution := sr.Kind == sqlgen.Insert && (len(q.table.PK) > 0 || len(q.params.OnConflict) > 0)
-	if pa := q.prefs.applied(write, resolution, q.txApplied); pa != "" {
+	missing := sr.Kind == sqlgen.Insert || sr.Kind == sqlgen.Update
+	if pa := q.prefs.applied(write, resolution, missing, q.txApplied); pa != "" {
 		h.Set("Preference-Applied", pa)
 	}
 	if q.profileSent || len(q.set.Schemas) > 1 {

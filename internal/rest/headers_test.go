@@ -36,7 +36,7 @@ func TestParsePrefer(t *testing.T) {
 		if d := cmp.Diff(tc.want, got); d != "" {
 			t.Errorf("%q: (-want +got)\n%s", tc.in, d)
 		}
-		if a := got.applied(true, true, true); a != tc.applied {
+		if a := got.applied(true, true, true, true); a != tc.applied {
 			t.Errorf("%q: applied %q, want %q", tc.in, a, tc.applied)
 		}
 	}

@@ -90,13 +90,15 @@ func parsePrefer(h http.Header) prefs {
 	return p
 }
 
-// applied renders Preference-Applied in PostgREST's fixed order.
-func (p *prefs) applied(write, resolution, txApplied bool) string {
+// applied renders Preference-Applied in PostgREST's fixed order. write is
+// set for table writes, resolution when the upsert has a conflict target,
+// missing for inserts and updates.
+func (p *prefs) applied(write, resolution, missing, txApplied bool) string {
 	var out []string
 	if write && resolution && p.Resolution != "" {
 		out = append(out, "resolution="+p.Resolution)
 	}
-	if write && p.Missing != "" {
+	if write && missing && p.Missing != "" {
 		out = append(out, "missing="+p.Missing)
 	}
 	if write && p.Return != "" {
