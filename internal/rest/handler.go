@@ -526,7 +526,13 @@ func (s *Service) execute(q *request) error {
 		gucs["timezone"] = q.prefs.Timezone
 	}
 	anon := q.auth.Role() == tenant.RoleAnon
-	opts := tenant.TxOptions{ReadOnly: q.readOnly, Rollback: q.rollback, Request: q.r, Settings: gucs}
+	// request.path is the path PostgREST sees behind Supabase's gateway
+	// (/table, /rpc/fn), without the /rest/v1 prefix.
+	gr := *q.r
+	u := *q.r.URL
+	u.Path = strings.TrimPrefix(u.Path, prefix)
+	gr.URL = &u
+	opts := tenant.TxOptions{ReadOnly: q.readOnly, Rollback: q.rollback, Request: &gr, Settings: gucs}
 	var res result
 	if q.media.Kind == mediaPlan {
 		var plan []byte

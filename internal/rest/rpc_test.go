@@ -53,7 +53,7 @@ func TestRPC(t *testing.T) {
 			ExpectedJSON: map[string]any{"code": "P0001", "message": "boom", "details": "it broke", "hint": "fix it"}},
 		{Name: "method not allowed", Method: "PATCH", Path: "/rest/v1/rpc/add", Headers: a, ExpectedStatus: 405, ExpectedJSON: map[string]any{"code": "PGRST101"}},
 		{Name: "claims and search_path in the transaction", Method: "GET", Path: "/rest/v1/rpc/whoami", Headers: e.hdr(e.user(t, "00000000-0000-0000-0000-00000000000a")),
-			ExpectedStatus: 200, Check: jsonEq(`{"role":"authenticated","sub":"00000000-0000-0000-0000-00000000000a","search_path":"\"public\", \"public\", \"extensions\"","method":"GET"}`)},
+			ExpectedStatus: 200, Check: jsonEq(`{"role":"authenticated","sub":"00000000-0000-0000-0000-00000000000a","search_path":"\"public\", \"public\", \"extensions\"","method":"GET","path":"/rpc/whoami"}`)},
 		{Name: "max-affected on a scalar", Method: "POST", Path: "/rest/v1/rpc/add", Headers: with("Prefer", "handling=strict,max-affected=1"), Body: map[string]any{"a": 1, "b": 1},
 			ExpectedStatus: 400, ExpectedJSON: map[string]any{"code": "PGRST128"}},
 		{Name: "OPTIONS", Method: "OPTIONS", Path: "/rest/v1/rpc/touch", Headers: a, ExpectedStatus: 200, ExpectedHeaders: map[string]string{"Allow": "OPTIONS,POST"}},

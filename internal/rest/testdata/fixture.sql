@@ -83,7 +83,8 @@ CREATE FUNCTION fail() RETURNS int LANGUAGE plpgsql AS $$
 BEGIN RAISE EXCEPTION 'boom' USING DETAIL = 'it broke', HINT = 'fix it'; END $$;
 CREATE FUNCTION whoami() RETURNS json LANGUAGE sql STABLE AS $$
   SELECT json_build_object('role', current_user, 'sub', auth.uid(),
-    'search_path', current_setting('search_path'), 'method', current_setting('request.method', true))
+    'search_path', current_setting('search_path'), 'method', current_setting('request.method', true),
+    'path', current_setting('request.path', true))
 $$;
 -- pre-request hook: refuses requests carrying x-block, tags the others
 CREATE FUNCTION pre_req() RETURNS void LANGUAGE plpgsql AS $$
