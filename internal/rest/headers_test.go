@@ -27,6 +27,8 @@ func TestParsePrefer(t *testing.T) {
 		{[]string{"max-affected=5"}, prefs{MaxAffected: &n}, ""},
 		{[]string{"params=single-object, return=bogus, count=exact"}, prefs{Count: "exact", Invalid: []string{"params=single-object", "return=bogus"}}, "count=exact"},
 		{[]string{"return=bogus, return=minimal"}, prefs{Return: "minimal", Invalid: []string{"return=bogus"}}, "return=minimal"},
+		{[]string{"timezone=Asia/Tokyo"}, prefs{Timezone: "Asia/Tokyo"}, "timezone=Asia/Tokyo"},
+		{[]string{"timezone=Mars/Olympus"}, prefs{Invalid: []string{"timezone=Mars/Olympus"}}, ""},
 	} {
 		h := http.Header{}
 		for _, v := range tc.in {

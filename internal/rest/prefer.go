@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // prefs is the parsed Prefer header (RFC 7240 as PostgREST reads it: all
@@ -67,7 +68,10 @@ func parsePrefer(h http.Header) prefs {
 					p.Tx = v
 				}
 			case "timezone":
-				ok = v != ""
+				// As PostgREST v14: an unknown zone is an invalid preference
+				// (ignored unless handling=strict), not a database error.
+				_, err := time.LoadLocation(v)
+				ok = v != "" && v != "Local" && err == nil
 				if ok {
 					p.Timezone = v
 				}

@@ -86,6 +86,7 @@ CREATE FUNCTION whoami() RETURNS json LANGUAGE sql STABLE AS $$
     'search_path', current_setting('search_path'), 'method', current_setting('request.method', true),
     'path', current_setting('request.path', true))
 $$;
+CREATE FUNCTION now_text() RETURNS text LANGUAGE sql STABLE AS $$SELECT current_setting('TimeZone')$$;
 -- pre-request hook: refuses requests carrying x-block, tags the others
 CREATE FUNCTION pre_req() RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
