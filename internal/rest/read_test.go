@@ -2,6 +2,7 @@ package rest_test
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -168,6 +169,16 @@ func TestSettings(t *testing.T) {
 			Check: jsonEq(`[{"name":"kept"}]`)},
 		{Name: "plans disabled", Method: "GET", Path: "/rest/v1/teams", Headers: e.hdr("anon", "Accept", "application/vnd.pgrst.plan"), ExpectedStatus: 406,
 			ExpectedJSON: map[string]any{"code": "PGRST107"}},
+		{Name: "estimated count above max_rows", Method: "GET", Path: "/rest/v1/cities?select=id", Headers: e.hdr("anon", "Prefer", "count=estimated"),
+			ExpectedStatus: 206, Check: func(t *testing.T, res *http.Response, _ []byte) {
+				cr := res.Header.Get("Content-Range")
+				_, total, _ := strings.Cut(cr, "/")
+				if n, err := strconv.Atoi(total); err != nil || n < 3 || !strings.HasPrefix(cr, "0-1/") {
+					t.Errorf("Content-Range %q: want 0-1/N with N >= max_rows+1", cr)
+				}
+			}},
+		{Name: "estimated count below max_rows is exact", Method: "GET", Path: "/rest/v1/cities?select=id&id=lt.3", Headers: e.hdr("anon", "Prefer", "count=estimated"),
+			ExpectedStatus: 200, ExpectedHeaders: map[string]string{"Content-Range": "0-1/2", "Preference-Applied": "count=estimated"}},
 		{Name: "root capped", Method: "GET", Path: "/rest/v1/cities?select=id&order=id", Headers: e.hdr("anon", "Prefer", "count=exact"),
 			ExpectedStatus: 206, ExpectedHeaders: map[string]string{"Content-Range": "0-1/5"}, Check: rows(2)},
 		{Name: "embeds capped", Method: "GET", Path: "/rest/v1/countries?select=cities(id)&id=eq.1", Headers: e.hdr("anon"),
