@@ -137,7 +137,10 @@ func (s *Service) load(ctx context.Context, p *control.Project, c *projectCache,
 	}
 	lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	return schema.Load(lctx, pool, c.settings.Schemas)
+	start := time.Now()
+	snap, err := schema.Load(lctx, pool, c.settings.Schemas)
+	s.metrics.observe(c.ref, "load", err, time.Since(start).Seconds())
+	return snap, err
 }
 
 // reload replaces the snapshot after a NOTIFY, reading the catalog on the
@@ -151,7 +154,9 @@ func (s *Service) reload(ctx context.Context, c *projectCache, db schema.Querier
 	}
 	lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	start := time.Now()
 	snap, err := schema.Load(lctx, db, c.settings.Schemas)
+	s.metrics.observe(c.ref, "reload", err, time.Since(start).Seconds())
 	if err != nil {
 		s.log.Warn("rest: schema reload failed, keeping the old cache", "project", c.ref, "err", err)
 		return

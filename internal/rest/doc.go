@@ -8,6 +8,7 @@
 // loaded lazily and reloaded on NOTIFY pgrst.
 //
 // It may import the standard library, pgx, internal/httpx, internal/tenant,
-// internal/control, internal/token, internal/pg and its own subpackages
-// (query, schema, sqlgen). It never imports another client surface.
+// internal/control, internal/token, internal/pg, the Prometheus client and
+// its own subpackages (query, schema, sqlgen). It never imports another
+// client surface.
 package rest

@@ -3,6 +3,7 @@ package rest_test
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -59,6 +60,12 @@ func TestSchemaReloadOnNotify(t *testing.T) {
 	execSQL(t, e.p.DBURL, `CREATE TABLE fresher (id int PRIMARY KEY)`)
 	eventually(t, e.Handler, "/rest/v1/fresher", a, 200)
 
+	res, body = apitest.Do(e.Handler, "GET", "/metrics", nil, nil)
+	if !strings.Contains(string(body), `madbase_rest_schema_loads_total{kind="reload",project="alpha",result="ok"}`) ||
+		!strings.Contains(string(body), `madbase_rest_schema_loads_total{kind="load",project="alpha",result="ok"} 1`) {
+		t.Errorf("schema load metrics missing (%d): %s", res.StatusCode, grepLines(string(body), "madbase_rest_"))
+	}
+
 	// Unrelated notifications are ignored.
 	execSQL(t, e.p.DBURL, `CREATE TABLE ignored (id int PRIMARY KEY); NOTIFY pgrst, 'reload config'`)
 	time.Sleep(300 * time.Millisecond)
@@ -89,4 +96,14 @@ func TestSettingsChangeDropsCache(t *testing.T) {
 		t.Fatalf("patch project: %d %s", res.StatusCode, body)
 	}
 	eventually(t, e.Handler, "/rest/v1/widgets", a, 200)
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"sync"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/madbase/madbase/internal/httpx"
 	"github.com/madbase/madbase/internal/tenant"
 )
@@ -16,6 +18,8 @@ type Options struct {
 	Tenants *tenant.Manager
 	// BodyLimit caps request bodies (default 64 MiB).
 	BodyLimit int64
+	// Metrics receives the schema cache's collectors (nil: not exported).
+	Metrics prometheus.Registerer
 }
 
 // Service serves /rest/v1 for every project.
@@ -27,6 +31,8 @@ type Service struct {
 	// base parents the per-project schema listeners; Close cancels it.
 	base    context.Context
 	stopAll context.CancelFunc
+
+	metrics *collectors
 
 	mu     sync.Mutex
 	caches map[string]*projectCache
@@ -40,7 +46,7 @@ func New(opt Options) *Service {
 	}
 	base, cancel := context.WithCancel(context.Background())
 	s := &Service{log: opt.Log, tenants: opt.Tenants, bodyLimit: opt.BodyLimit, base: base, stopAll: cancel,
-		caches: map[string]*projectCache{}}
+		metrics: newCollectors(opt.Metrics), caches: map[string]*projectCache{}}
 	opt.Tenants.OnChange(s.drop)
 	return s
 }

@@ -36,7 +36,7 @@ func (s *Server) mountSurfaces(ctx context.Context) error {
 	s.workers = append(s.workers, st.Run)
 
 	// rest: PostgREST-compatible /rest/v1 (one SQL statement per request; schema cache per project).
-	restSvc := rest.New(rest.Options{Log: s.log, Tenants: s.tenants})
+	restSvc := rest.New(rest.Options{Log: s.log, Tenants: s.tenants, Metrics: s.metrics.Registry})
 	s.mux.Handle("/rest/v1/", restSvc.Handler())
 	s.workers = append(s.workers, restSvc.Run)
 
