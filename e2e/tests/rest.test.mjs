@@ -35,6 +35,12 @@ create function cities_of(cid int) returns setof cities language sql stable as '
 create function ping() returns void language sql volatile as 'select';
 create function my_notes() returns setof notes language sql stable as 'select * from notes where owner = auth.uid()';
 
+create schema api;
+grant usage on schema api to anon, authenticated, service_role;
+create table api.widgets (id int primary key, name text);
+grant all on api.widgets to anon, authenticated, service_role;
+insert into api.widgets values (1, 'gear');
+
 insert into countries values (1, 'Japan', 'JP'), (2, 'France', 'FR'), (3, 'Chad', null);
 insert into cities values
   (1, 'Tokyo', 14000, 1, '{big,capital}', '{"rank": 1, "coast": true}', '[1,10)', to_tsvector('english', 'neon lights and ramen')),
@@ -72,7 +78,9 @@ let service;
 before(async () => {
   const dbURL = await newDatabase();
   const ref = `rest-${uid(3)}`;
-  const res = await admin('POST', '/admin/v1/projects', { ref, name: ref, db_url: dbURL, auth: { autoconfirm: true } });
+  const res = await admin('POST', '/admin/v1/projects', {
+    ref, name: ref, db_url: dbURL, auth: { autoconfirm: true }, rest: { schemas: ['public', 'api'] },
+  });
   if (res.status !== 201) throw new Error(`create project: ${res.status} ${JSON.stringify(res.body)}`);
   psql(dbURL, FIXTURE);
   P = {
@@ -270,6 +278,11 @@ describe('rest writes', () => {
     assert.equal(status, 200);
     assert.deepEqual(data, [{ title: 'minimal' }]);
   });
+  test('insert with count', async () => {
+    const { count, status } = await anon.from('todos').insert([{ title: 'c1' }, { title: 'c2' }], { count: 'exact' });
+    assert.equal(status, 201);
+    assert.equal(count, 2);
+  });
   test('update or delete without a filter is refused (21000)', async () => {
     const u = await anon.from('todos').update({ done: false });
     assert.equal(u.status, 400);
@@ -312,6 +325,13 @@ describe('rest rpc', () => {
     assert.equal(count, 2);
     assert.deepEqual(data, [{ name: 'Osaka' }, { name: 'Tokyo' }]);
   });
+  test('head and count on rpc', async () => {
+    const { data, count, status, error } = await anon.rpc('cities_of', { cid: 2 }, { head: true, count: 'exact' });
+    assert.equal(error, null);
+    assert.equal(status, 200);
+    assert.equal(data, null);
+    assert.equal(count, 2);
+  });
   test('void answers 204', async () => {
     const { data, error, status } = await anon.rpc('ping');
     assert.equal(error, null);
@@ -322,6 +342,27 @@ describe('rest rpc', () => {
     const { error, status } = await anon.rpc('nope', { x: 1 });
     assert.equal(status, 404);
     assert.equal(error.code, 'PGRST202');
+  });
+});
+
+describe('rest profiles', () => {
+  test('schema() reads and writes another exposed schema', async () => {
+    const api = anon.schema('api');
+    const ins = await api.from('widgets').insert({ id: 2, name: 'cog' }).select();
+    assert.equal(ins.error, null, JSON.stringify(ins.error));
+    assert.deepEqual(ins.data, [{ id: 2, name: 'cog' }]);
+    const { data } = await api.from('widgets').select('name').order('id');
+    assert.deepEqual(data, [{ name: 'gear' }, { name: 'cog' }]);
+  });
+  test('a schema that is not exposed is PGRST106', async () => {
+    const { error, status } = await anon.schema('auth').from('users').select();
+    assert.equal(status, 406);
+    assert.equal(error.code, 'PGRST106');
+  });
+  test('the default schema does not see the other one', async () => {
+    const { error, status } = await anon.from('widgets').select();
+    assert.equal(status, 404);
+    assert.equal(error.code, 'PGRST205');
   });
 });
 

@@ -107,3 +107,44 @@ func grepLines(s, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestListenerStopsWithProject checks that disabling a project (OnChange)
+// drops its schema cache and closes its LISTEN connection.
+func TestListenerStopsWithProject(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	eventually(t, e.Handler, "/rest/v1/countries?limit=1", e.hdr("anon"), 200)
+	listeners := func() int {
+		ctx := context.Background()
+		conn, err := pgx.Connect(ctx, e.p.DBURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(ctx)
+		var n int
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE application_name = 'madbase-rest-listener' AND datname = current_database()`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	waitFor := func(want int) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for listeners() != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d listener connections, want %d", listeners(), want)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	waitFor(1)
+	res, body := apitest.Do(e.Handler, "POST", "/admin/v1/projects/alpha/disable", map[string]string{"Authorization": "Bearer " + apitest.AdminToken}, nil)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("disable: %d %s", res.StatusCode, body)
+	}
+	waitFor(0)
+	if res, _ := apitest.Do(e.Handler, "GET", "/rest/v1/countries", e.hdr("anon"), nil); res.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("disabled project answered %d", res.StatusCode)
+	}
+}
