@@ -373,14 +373,11 @@ func (s *Service) prepare(q *request) error {
 	return nil
 }
 
-// counting sets up Prefer: count for reads and calls.
+// counting sets up Prefer: count for reads and calls: exact and estimated
+// counts run the count query in the statement; planned and estimated also
+// EXPLAIN it (execute adds that).
 func (q *request) counting() error {
-	switch q.prefs.Count {
-	case "exact":
-		q.sreq.Count = true
-	case "estimated":
-		q.sreq.Count = true
-	}
+	q.sreq.Count = q.prefs.Count == "exact" || q.prefs.Count == "estimated"
 	return nil
 }
 
