@@ -529,7 +529,11 @@ func (s *Service) execute(q *request) error {
 	u := *q.r.URL
 	u.Path = strings.TrimPrefix(u.Path, prefix)
 	gr.URL = &u
-	opts := tenant.TxOptions{ReadOnly: q.readOnly, Rollback: q.rollback, Request: &gr, Settings: gucs}
+	// A read-only transaction needs no verdict after its result is read (a
+	// failed check answers an error either way), so it ends in the same round
+	// trip as the statement. Writes keep a separate COMMIT: singular, PUT and
+	// max-affected checks must be able to roll them back.
+	opts := tenant.TxOptions{ReadOnly: q.readOnly, Rollback: q.rollback, EndInBatch: q.readOnly, Request: &gr, Settings: gucs}
 	var res result
 	if q.media.Kind == mediaPlan {
 		var plan []byte

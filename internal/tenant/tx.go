@@ -32,6 +32,11 @@ type TxOptions struct {
 	ReadOnly bool
 	// Rollback ends the transaction with ROLLBACK even on success (Prefer: tx=rollback).
 	Rollback bool
+	// EndInBatch says the handler issues exactly one statement or batch and
+	// needs no verdict after reading it: COMMIT (or ROLLBACK) then travels in
+	// that same round trip, so a request costs one round trip in all. Any
+	// statement after the first fails with ErrTxEnded.
+	EndInBatch bool
 	// Request supplies request.method, request.path and request.headers.
 	Request *http.Request
 	// Settings are extra transaction-local GUCs (e.g. storage.operation, realtime.topic).
@@ -47,11 +52,17 @@ var ErrRoleNotAllowed = httpx.E(http.StatusForbidden, CodeRoleNotAllowed, "role 
 // ErrUnavailable is answered when no connection to the project database can be had.
 var ErrUnavailable = httpx.E(http.StatusServiceUnavailable, "database_unavailable", "the project database is unavailable")
 
-const preludeSQL = `select set_config('role', $1, true), set_config('request.jwt.claims', $2, true),
+// preludeSQL sets the transaction's role and claims. It answers one small
+// row: set_config returns the values it set, which need not travel back.
+const preludeSQL = `select count(*) from (select set_config('role', $1, true), set_config('request.jwt.claims', $2, true),
 	set_config('request.jwt.claim.sub', $3, true), set_config('request.jwt.claim.role', $4, true),
 	set_config('request.jwt.claim.email', $5, true), set_config('request.method', $6, true),
 	set_config('request.path', $7, true), set_config('request.headers', $8, true),
-	(select count(set_config(k, v, true)) from unnest($9::text[], $10::text[]) as s(k, v))`
+	(select count(set_config(k, v, true)) from unnest($9::text[], $10::text[]) as s(k, v))) as prelude`
+
+// ErrTxEnded is returned for a statement issued after an EndInBatch
+// transaction's first round trip.
+var ErrTxEnded = errors.New("tenant: transaction already ended (EndInBatch allows one statement or batch)")
 
 // Tx runs fn in one transaction on a's project with a's role and claims set
 // transaction-locally. The connection goes back to the pool only in a clean
@@ -82,10 +93,16 @@ func runTx(ctx context.Context, pool *pgxpool.Pool, a *Auth, opt TxOptions, fn f
 	if opt.ReadOnly {
 		q.begin = "begin read only"
 	}
+	if opt.EndInBatch {
+		q.end = "commit"
+		if opt.Rollback {
+			q.end = "rollback"
+		}
+	}
 	defer func() {
 		p := recover()
 		if p != nil || err != nil || opt.Rollback {
-			if q.started {
+			if q.started && conn.PgConn().TxStatus() != 'I' {
 				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 				_, _ = conn.Exec(rctx, "rollback")
 				cancel()
@@ -103,7 +120,7 @@ func runTx(ctx context.Context, pool *pgxpool.Pool, a *Auth, opt TxOptions, fn f
 	if err := fn(ctx, q); err != nil {
 		return err
 	}
-	if q.started && !opt.Rollback {
+	if q.started && q.end == "" && !opt.Rollback {
 		if _, err := conn.Exec(ctx, "commit"); err != nil {
 			return err
 		}
@@ -136,6 +153,7 @@ type lazyTx struct {
 	conn    *pgx.Conn
 	begin   string
 	args    []any
+	end     string // with EndInBatch: the statement that ends the tx in the first batch
 	started bool
 }
 
@@ -144,12 +162,18 @@ func (t *lazyTx) withPrelude(b *pgx.Batch) *pgx.Batch {
 	nb.Queue(t.begin)
 	nb.Queue(preludeSQL, t.args...)
 	nb.QueuedQueries = append(nb.QueuedQueries, b.QueuedQueries...)
+	if t.end != "" {
+		nb.Queue(t.end)
+	}
 	t.started = true
 	return nb
 }
 
 func (t *lazyTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
 	if t.started {
+		if t.end != "" {
+			return &failedBatch{err: ErrTxEnded}
+		}
 		return t.conn.SendBatch(ctx, b)
 	}
 	br := t.conn.SendBatch(ctx, t.withPrelude(b))
@@ -169,6 +193,9 @@ func one(sql string, args []any) *pgx.Batch {
 }
 
 func (t *lazyTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	if t.started && t.end != "" {
+		return pgconn.CommandTag{}, ErrTxEnded
+	}
 	if t.started {
 		return t.conn.Exec(ctx, sql, args...)
 	}
@@ -181,6 +208,9 @@ func (t *lazyTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.Comm
 }
 
 func (t *lazyTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	if t.started && t.end != "" {
+		return nil, ErrTxEnded
+	}
 	if t.started {
 		return t.conn.Query(ctx, sql, args...)
 	}
@@ -199,6 +229,9 @@ func (t *lazyTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row 
 }
 
 func (t *lazyTx) CopyFrom(ctx context.Context, table pgx.Identifier, cols []string, src pgx.CopyFromSource) (int64, error) {
+	if t.end != "" {
+		return 0, ErrTxEnded // COPY cannot ride in a batch
+	}
 	if !t.started {
 		br := t.SendBatch(ctx, &pgx.Batch{})
 		if err := br.Close(); err != nil {
@@ -272,7 +305,9 @@ func (f *failedBatch) Exec() (pgconn.CommandTag, error) { return pgconn.CommandT
 func (f *failedBatch) Query() (pgx.Rows, error)         { return nil, f.err }
 func (f *failedBatch) QueryRow() pgx.Row                { return &row{err: f.err} }
 func (f *failedBatch) Close() error {
-	_ = f.br.Close()
+	if f.br != nil {
+		_ = f.br.Close()
+	}
 	return f.err
 }
 

@@ -135,7 +135,20 @@ func TestClaimsDoNotLeakAcrossPooledConnections(t *testing.T) {
 				return err
 			})
 		},
-		"rollback": func() { _ = m.Tx(ctx, user, TxOptions{Rollback: true}, setup) },
+		"rollback":     func() { _ = m.Tx(ctx, user, TxOptions{Rollback: true}, setup) },
+		"end in batch": func() { _ = m.Tx(ctx, user, TxOptions{EndInBatch: true}, setup) },
+		"end in batch, sql error": func() {
+			_ = m.Tx(ctx, user, TxOptions{EndInBatch: true}, func(ctx context.Context, q Querier) error {
+				_, err := q.Exec(ctx, "select 1/0")
+				return err
+			})
+		},
+		"end in batch, handler error": func() {
+			_ = m.Tx(ctx, user, TxOptions{EndInBatch: true, ReadOnly: true}, func(ctx context.Context, q Querier) error {
+				_ = setup(ctx, q)
+				return errors.New("verdict after reading")
+			})
+		},
 	}
 	for name, run := range cases {
 		run()
@@ -186,5 +199,46 @@ func TestRotateKeys(t *testing.T) {
 	g.OldJWTSecretUntil = time.Now().Add(-time.Second)
 	if _, err := VerifyToken(g, np.AnonKey); err == nil {
 		t.Fatal("previous key accepted after the grace window")
+	}
+}
+
+func TestEndInBatch(t *testing.T) {
+	m := newManager(t, Options{MaxConns: 1})
+	p := provision(t, m, "alpha")
+	ctx := t.Context()
+	pool, _ := m.Pool(ctx, p)
+	if _, err := pool.Exec(ctx, "create table public.t (v int)"); err != nil {
+		t.Fatal(err)
+	}
+	svc := &Auth{Project: p, Claims: token.Claims{"role": "service_role"}}
+	err := m.Tx(ctx, svc, TxOptions{EndInBatch: true}, func(ctx context.Context, q Querier) error {
+		var user string
+		if err := q.QueryRow(ctx, "insert into public.t values (1) returning current_user").Scan(&user); err != nil {
+			return err
+		}
+		if user != "service_role" {
+			t.Errorf("ran as %s", user)
+		}
+		if _, err := q.Exec(ctx, "insert into public.t values (2)"); !errors.Is(err, ErrTxEnded) {
+			t.Errorf("second statement: %v, want ErrTxEnded", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = m.Tx(ctx, svc, TxOptions{EndInBatch: true, Rollback: true}, func(ctx context.Context, q Querier) error {
+		_, err := q.Exec(ctx, "insert into public.t values (3)")
+		return err
+	})
+	var vals []int32
+	rows, _ := pool.Query(ctx, "select v from public.t order by v")
+	for rows.Next() {
+		var v int32
+		_ = rows.Scan(&v)
+		vals = append(vals, v)
+	}
+	if len(vals) != 1 || vals[0] != 1 {
+		t.Fatalf("rows = %v, want [1]: first committed, second refused, third rolled back", vals)
 	}
 }
