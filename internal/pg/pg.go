@@ -20,32 +20,30 @@ func Code(err error) string {
 	return ""
 }
 
-// statusByCode is PostgREST's SQLSTATE → HTTP mapping
-// (docs: "Errors › PostgreSQL errors"), the one table every surface shares.
-// Class defaults are in statusByClass.
+// statusByCode is PostgREST's SQLSTATE → HTTP mapping (its mapSQLtoHTTP;
+// compat/rest.md §5.3), the one table every surface shares. Class defaults
+// are in statusByClass.
 var statusByCode = map[string]int{
 	"23503": http.StatusConflict,            // foreign_key_violation
 	"23505": http.StatusConflict,            // unique_violation
 	"25006": http.StatusMethodNotAllowed,    // read_only_sql_transaction
-	"21000": http.StatusBadRequest,          // cardinality / pg-safeupdate
+	"21000": http.StatusBadRequest,          // cardinality / pg-safeupdate's "requires a WHERE clause"
 	"42883": http.StatusNotFound,            // undefined_function
 	"42P01": http.StatusNotFound,            // undefined_table
-	"42P17": http.StatusInternalServerError, // infinite recursion
+	"42P17": http.StatusInternalServerError, // infinite recursion (RLS)
 	"42501": http.StatusForbidden,           // insufficient_privilege (401 for anon, decided by caller)
-	"57014": http.StatusInternalServerError, // query_canceled (statement timeout)
+	"53400": http.StatusInternalServerError, // configuration_limit_exceeded
+	"57P01": http.StatusServiceUnavailable,  // admin_shutdown
 	"P0001": http.StatusBadRequest,          // raise_exception
-	"53400": http.StatusInternalServerError,
-	"40001": http.StatusConflict, // serialization_failure? PostgREST: 409 for 40P01? keep conflict
-	"40P01": http.StatusConflict,
 }
 
+// statusByClass is the fallback by the SQLSTATE's class; anything in no
+// class listed here is a 400, as PostgREST answers.
 var statusByClass = map[string]int{
 	"08": http.StatusServiceUnavailable, // connection exception
 	"09": http.StatusInternalServerError,
 	"0L": http.StatusForbidden,
 	"0P": http.StatusForbidden,
-	"23": http.StatusBadRequest,
-	"22": http.StatusBadRequest,
 	"25": http.StatusInternalServerError,
 	"28": http.StatusForbidden,
 	"2D": http.StatusInternalServerError,
@@ -54,7 +52,7 @@ var statusByClass = map[string]int{
 	"3B": http.StatusInternalServerError,
 	"40": http.StatusInternalServerError,
 	"53": http.StatusServiceUnavailable,
-	"54": http.StatusRequestEntityTooLarge,
+	"54": http.StatusInternalServerError,
 	"55": http.StatusInternalServerError,
 	"57": http.StatusInternalServerError,
 	"58": http.StatusInternalServerError,
@@ -62,7 +60,6 @@ var statusByClass = map[string]int{
 	"HV": http.StatusInternalServerError,
 	"P0": http.StatusInternalServerError,
 	"XX": http.StatusInternalServerError,
-	"42": http.StatusBadRequest,
 }
 
 // Status maps a SQLSTATE to the HTTP status PostgREST would answer.
@@ -70,12 +67,13 @@ func Status(code string) int {
 	if s, ok := statusByCode[code]; ok {
 		return s
 	}
-	if len(code) == 5 {
-		if s, ok := statusByClass[code[:2]]; ok {
-			return s
-		}
+	if len(code) != 5 {
+		return http.StatusInternalServerError // not a server error at all
 	}
-	return http.StatusInternalServerError
+	if s, ok := statusByClass[code[:2]]; ok {
+		return s
+	}
+	return http.StatusBadRequest
 }
 
 // IsUserFacing reports whether err is a database error whose message is
