@@ -44,11 +44,18 @@ fmt-check:
 # The S3 storage tests need the versitygw gateway; scripts/versitygw.sh
 # builds it once (minutes) into a cache outside the repository and prints its
 # path. With it present, the tests are required to run rather than skip.
+# Likewise the multi-node tests start redis-server processes of their own
+# (internal/testutil/redistest): required when it is installed.
 go-test:
 	@if [ -f scripts/versitygw.sh ]; then \
 		gw=$$(sh scripts/versitygw.sh); \
 		export MADBASE_REQUIRE_S3=1 MADBASE_VERSITYGW="$$gw"; \
 		echo "S3 tests use $$gw"; \
+	fi; \
+	if command -v redis-server >/dev/null; then \
+		export MADBASE_REQUIRE_REDIS=1; \
+	else \
+		echo "redis-server not installed: the multi-node tests will skip"; \
 	fi; \
 	start=$$(date +%s); \
 	$(GO) test $(GOTEST_FLAGS) $$($(GO) list ./... | grep -v '/e2e$$'); \

@@ -2,35 +2,19 @@ package bus
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"os"
 	"testing"
 	"time"
+
+	"github.com/madbase/madbase/internal/testutil/redistest"
 )
 
-// redisURL is the Redis the tests use; MADBASE_REDIS_URL overrides it.
-func redisURL() string {
-	if u := os.Getenv("MADBASE_REDIS_URL"); u != "" {
-		return u
-	}
-	return "redis://127.0.0.1:6379/0"
-}
-
-// NewTestRedis returns a Redis bus with a prefix unique to this test, or
-// skips when Redis is unreachable and MADBASE_REQUIRE_REDIS is unset.
-func newTestRedis(t *testing.T) *Redis {
+func connect(t *testing.T, url, prefix string) *Redis {
 	t.Helper()
-	var b [6]byte
-	_, _ = rand.Read(b[:])
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
 	defer cancel()
-	r, err := NewRedis(ctx, redisURL(), "test:"+hex.EncodeToString(b[:])+":")
+	r, err := NewRedis(ctx, url, prefix)
 	if err != nil {
-		if os.Getenv("MADBASE_REQUIRE_REDIS") == "" {
-			t.Skipf("redis unreachable: %v", err)
-		}
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = r.Close() })
@@ -149,17 +133,14 @@ func TestMemory(t *testing.T) {
 }
 
 func TestRedis(t *testing.T) {
-	a := newTestRedis(t)
+	url := redistest.Start(t).URL
+	a := connect(t, url, "one:")
 	// A second client with the same prefix is another node.
-	b, err := NewRedis(t.Context(), redisURL(), a.prefix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := connect(t, url, "one:")
 	exercise(t, a, b)
 
 	// Another prefix is another deployment: it sees nothing.
-	c := newTestRedis(t)
+	c := connect(t, url, "two:")
 	s, cancel, err := c.Subscribe(t.Context(), "x")
 	if err != nil {
 		t.Fatal(err)
@@ -192,5 +173,34 @@ func TestRedis(t *testing.T) {
 	}
 	if _, err := NewRedis(t.Context(), "not a url", ""); err == nil {
 		t.Fatal("bad url accepted")
+	}
+}
+
+func TestRedisRestart(t *testing.T) {
+	srv := redistest.Start(t)
+	a, b := connect(t, srv.URL, "p:"), connect(t, srv.URL, "p:")
+	s, cancel, err := b.Subscribe(t.Context(), "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cancel()
+	srv.Restart()
+	// The subscription comes back by itself once Redis is up again;
+	// messages published while it was away are lost.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if err := a.Publish(t.Context(), "x", []byte("again")); err == nil {
+			select {
+			case m := <-s:
+				if string(m) != "again" {
+					t.Fatalf("got %q", m)
+				}
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no message after Redis restarted")
+		}
 	}
 }

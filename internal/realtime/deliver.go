@@ -108,6 +108,22 @@ type event struct {
 // subscribed connections before returning, after which the stream may
 // confirm the transaction.
 func (f *feed) handle(ctx context.Context, tx *pgoutput.Tx) error {
+	if f.s.bus != nil && f.leader.Load() {
+		// The other nodes deliver to their own subscribers; the position is
+		// confirmed once the bus accepted the transaction.
+		if err := f.s.bus.Publish(ctx, busTopic, mustJSON(&envelope{Node: f.s.hub.nonce, Kind: kindChanges, Ref: f.ref, Tx: toWire(tx)})); err != nil {
+			return fmt.Errorf("realtime: publishing changes: %w", err)
+		}
+	}
+	f.hmu.Lock()
+	defer f.hmu.Unlock()
+	return f.handleTx(ctx, tx, false)
+}
+
+// handleTx delivers tx to this node's subscribers. remote is a transaction
+// the leader sent: its database broadcasts reached this node already as
+// broadcasts.
+func (f *feed) handleTx(ctx context.Context, tx *pgoutput.Tx, remote bool) error {
 	bindings := f.snapshot()
 	f.s.m.changes.WithLabelValues(f.ref).Add(float64(len(tx.Changes)))
 	commitTS := tx.CommitTime.UTC().Format("2006-01-02T15:04:05.000Z")
@@ -126,7 +142,7 @@ func (f *feed) handle(ctx context.Context, tx *pgoutput.Tx) error {
 			continue // truncates and logical messages have no postgres_changes form
 		}
 		rel := c.Relation
-		if c.Kind == pgoutput.ChangeInsert && rel.Schema == "realtime" && rel.Name == "messages" {
+		if c.Kind == pgoutput.ChangeInsert && rel.Schema == "realtime" && rel.Name == "messages" && !remote {
 			f.databaseBroadcast(c)
 		}
 		var matched []*binding

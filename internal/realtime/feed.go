@@ -38,9 +38,17 @@ type feed struct {
 	wake    chan struct{}
 	resumed bool // a run already happened in this process
 
-	// handler goroutine only
-	metas map[uint32]*tableMeta
-	acked atomic.Uint64
+	// leader: this node streams the project (with a bus; see cluster.go).
+	leader     atomic.Bool
+	remoteWant atomic.Int64 // unix ns of the last follower's "still subscribed"
+
+	// hmu serialises transaction handling (the stream's, or the bus's
+	// while following) and guards what follows.
+	hmu     sync.Mutex
+	metas   map[uint32]*tableMeta
+	rels    map[uint32]*pgoutput.Relation // relations received from the leader
+	relDefs map[uint32]string
+	acked   atomic.Uint64
 }
 
 var errIdle = errors.New("realtime: no subscribers")
@@ -174,7 +182,7 @@ func (f *feed) loop() {
 			case <-f.wake:
 			}
 		}
-		err := f.run(ctx)
+		err := f.cycle(ctx)
 		if ctx.Err() != nil {
 			return
 		}
@@ -295,7 +303,9 @@ func (f *feed) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	f.hmu.Lock()
 	f.metas = map[uint32]*tableMeta{}
+	f.hmu.Unlock()
 	rctx, cancel := context.WithCancelCause(ctx)
 	done := make(chan struct{})
 	go f.watch(rctx, cancel, stream, done)
@@ -331,7 +341,7 @@ func (f *feed) watch(ctx context.Context, stop context.CancelCauseFunc, stream *
 		case <-tick.C:
 		}
 		users, idleFor, p := f.state()
-		if users <= 0 && idleFor >= f.s.opt.WarmFor {
+		if users <= 0 && idleFor >= f.s.opt.WarmFor && time.Since(time.Unix(0, f.remoteWant.Load())) > wantTTL {
 			f.s.log.Debug("realtime: feed idle", "project", f.ref, "users", users)
 			stop(errIdle)
 			return

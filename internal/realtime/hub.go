@@ -20,12 +20,18 @@ type topicKey struct {
 type topicState struct {
 	subs     map[*channel]struct{}
 	presence map[*channel]*presenceMeta
+	remote   map[string]*presenceMeta // other nodes' presences by phx_ref
+}
+
+func newTopicState() *topicState {
+	return &topicState{subs: map[*channel]struct{}{}, presence: map[*channel]*presenceMeta{}, remote: map[string]*presenceMeta{}}
 }
 
 type presenceMeta struct {
 	key    string
 	phxRef string
 	meta   json.RawMessage // the tracked object, without phx_ref
+	node   string          // the node that tracked it, for other nodes' presences
 }
 
 // hub routes broadcasts and presence between the channels of this node.
@@ -34,6 +40,9 @@ type hub struct {
 	topics map[topicKey]*topicState
 	seq    atomic.Uint64
 	nonce  string
+	// pub sends an event to the other nodes; nil on a single node. It is
+	// called under mu, so events leave in the order they happened.
+	pub func(*envelope)
 }
 
 func newHub(nonce string) *hub { return &hub{topics: map[topicKey]*topicState{}, nonce: nonce} }
@@ -46,8 +55,13 @@ func (h *hub) join(ch *channel, then func(state json.RawMessage)) {
 	defer h.mu.Unlock()
 	t := h.topics[ch.key]
 	if t == nil {
-		t = &topicState{subs: map[*channel]struct{}{}, presence: map[*channel]*presenceMeta{}}
+		t = newTopicState()
 		h.topics[ch.key] = t
+	}
+	if len(t.subs) == 0 && h.pub != nil {
+		// Presences tracked on other nodes before this node knew the
+		// topic (or before it started) are re-sent on request.
+		h.pub(&envelope{Kind: kindSync, Ref: ch.key.ref, Private: ch.key.private, Sub: ch.key.sub})
 	}
 	t.subs[ch] = struct{}{}
 	then(presenceState(t))
@@ -65,8 +79,9 @@ func (h *hub) leave(ch *channel) {
 	if old := t.presence[ch]; old != nil {
 		delete(t.presence, ch)
 		h.diffLocked(t, nil, old)
+		h.publishUntrack(ch.key, old)
 	}
-	if len(t.subs) == 0 {
+	if len(t.subs) == 0 && len(t.remote) == 0 {
 		delete(h.topics, ch.key)
 	}
 }
@@ -82,9 +97,20 @@ func (h *hub) subscribers(key topicKey) int {
 }
 
 // broadcast delivers a message to every channel joined to key except from
-// (unless it asked for self). It never blocks: slow connections are
-// dropped by their own queue.
+// (unless it asked for self), on this node and the others. It never
+// blocks: slow connections are dropped by their own queue. It returns how
+// many channels of this node got it.
 func (h *hub) broadcast(key topicKey, from *channel, msg *outBroadcast) int {
+	n := h.deliver(key, from, msg)
+	if h.pub != nil {
+		h.pub(&envelope{Kind: kindBroadcast, Ref: key.ref, Private: key.private, Sub: key.sub,
+			Event: msg.event, Payload: msg.payload, Binary: msg.binary, Meta: msg.meta})
+	}
+	return n
+}
+
+// deliver is broadcast on this node only.
+func (h *hub) deliver(key topicKey, from *channel, msg *outBroadcast) int {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	t := h.topics[key]
@@ -127,6 +153,106 @@ func (h *hub) track(ch *channel, meta json.RawMessage) {
 	nm := &presenceMeta{key: ch.presenceKey, phxRef: h.nonce + strconv.FormatUint(h.seq.Add(1), 36), meta: meta}
 	t.presence[ch] = nm
 	h.diffLocked(t, nm, old)
+	if h.pub != nil {
+		e := &envelope{Kind: kindTrack, Ref: ch.key.ref, Private: ch.key.private, Sub: ch.key.sub, Key: nm.key, PhxRef: nm.phxRef, Meta: nm.meta}
+		if old != nil {
+			e.Prev = old.phxRef
+		}
+		h.pub(e)
+	}
+}
+
+func (h *hub) publishUntrack(key topicKey, old *presenceMeta) {
+	if h.pub != nil {
+		h.pub(&envelope{Kind: kindUntrack, Ref: key.ref, Private: key.private, Sub: key.sub, Key: old.key, PhxRef: old.phxRef})
+	}
+}
+
+// remoteTrack applies another node's track; a presence already known
+// (re-sent for a sync) is left alone.
+func (h *hub) remoteTrack(e *envelope) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	key := e.topic()
+	t := h.topics[key]
+	if t == nil {
+		t = newTopicState()
+		h.topics[key] = t
+	}
+	if t.remote[e.PhxRef] != nil {
+		return
+	}
+	old := t.remote[e.Prev]
+	if old != nil {
+		delete(t.remote, e.Prev)
+	}
+	nm := &presenceMeta{key: e.Key, phxRef: e.PhxRef, meta: e.Meta, node: e.Node}
+	t.remote[e.PhxRef] = nm
+	h.diffLocked(t, nm, old)
+}
+
+func (h *hub) remoteUntrack(e *envelope) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	key := e.topic()
+	t := h.topics[key]
+	if t == nil {
+		return
+	}
+	if old := t.remote[e.PhxRef]; old != nil {
+		delete(t.remote, e.PhxRef)
+		h.diffLocked(t, nil, old)
+	}
+	if len(t.subs) == 0 && len(t.remote) == 0 {
+		delete(h.topics, key)
+	}
+}
+
+// resend publishes this node's presences on key again, for a node that
+// asked for them.
+func (h *hub) resend(key topicKey) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if t := h.topics[key]; t != nil {
+		h.resendLocked(key, t)
+	}
+}
+
+// resendAll publishes all of this node's presences again, for a node that
+// did not hear from this one for a while.
+func (h *hub) resendAll() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for key, t := range h.topics {
+		h.resendLocked(key, t)
+	}
+}
+
+func (h *hub) resendLocked(key topicKey, t *topicState) {
+	if h.pub == nil {
+		return
+	}
+	for _, m := range t.presence {
+		h.pub(&envelope{Kind: kindTrack, Ref: key.ref, Private: key.private, Sub: key.sub, Key: m.key, PhxRef: m.phxRef, Meta: m.meta})
+	}
+}
+
+// dropNode removes the presences of a node that left or went silent,
+// telling this node's subscribers as leaves.
+func (h *hub) dropNode(node string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for key, t := range h.topics {
+		for ref, m := range t.remote {
+			if m.node == node {
+				delete(t.remote, ref)
+				h.diffLocked(t, nil, m)
+			}
+		}
+		if len(t.subs) == 0 && len(t.remote) == 0 {
+			delete(h.topics, key)
+		}
+	}
 }
 
 func (h *hub) untrack(ch *channel) {
@@ -139,6 +265,7 @@ func (h *hub) untrack(ch *channel) {
 	if old := t.presence[ch]; old != nil {
 		delete(t.presence, ch)
 		h.diffLocked(t, nil, old)
+		h.publishUntrack(ch.key, old)
 	}
 }
 
@@ -173,13 +300,19 @@ func (h *hub) diffLocked(t *topicState, join, leave *presenceMeta) {
 // presenceState is the presence_state payload: key → {metas: [...]}.
 func presenceState(t *topicState) json.RawMessage {
 	state := map[string]map[string][]json.RawMessage{}
-	for _, m := range t.presence {
+	add := func(m *presenceMeta) {
 		e := state[m.key]
 		if e == nil {
 			e = map[string][]json.RawMessage{}
 			state[m.key] = e
 		}
 		e["metas"] = append(e["metas"], metaJSON(m, nil))
+	}
+	for _, m := range t.presence {
+		add(m)
+	}
+	for _, m := range t.remote {
+		add(m)
 	}
 	return mustJSON(state)
 }

@@ -14,6 +14,7 @@ type collectors struct {
 	lagSeconds  *prometheus.GaugeVec
 	changes     *prometheus.CounterVec
 	rlsQueries  *prometheus.CounterVec
+	busDropped  prometheus.Counter
 }
 
 func newCollectors(reg prometheus.Registerer) *collectors {
@@ -45,9 +46,12 @@ func newCollectors(reg prometheus.Registerer) *collectors {
 		rlsQueries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "madbase_realtime_rls_queries_total", Help: "Visibility queries run for postgres_changes under RLS.",
 		}, []string{"project"}),
+		busDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "madbase_realtime_bus_dropped_total", Help: "Events not sent to other nodes because the bus outbox was full.",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(c.connections, c.channels, c.messagesIn, c.messagesOut, c.dropped, c.lagBytes, c.lagSeconds, c.changes, c.rlsQueries)
+		reg.MustRegister(c.connections, c.channels, c.messagesIn, c.messagesOut, c.dropped, c.lagBytes, c.lagSeconds, c.changes, c.rlsQueries, c.busDropped)
 	}
 	return c
 }

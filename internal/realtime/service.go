@@ -14,6 +14,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/madbase/madbase/internal/bus"
 	"github.com/madbase/madbase/internal/httpx"
 	"github.com/madbase/madbase/internal/tenant"
 )
@@ -53,6 +54,16 @@ type Options struct {
 	// LagWarnBytes logs a warning when a slot falls this far behind;
 	// default 1 GiB.
 	LagWarnBytes int64
+	// Bus, when set, connects this node to the others: broadcasts and
+	// presence reach their clients, and one node per project streams
+	// postgres_changes for all (see cluster.go). Nil: single node.
+	Bus bus.Bus
+	// LeaderPoll is how often a node with postgres_changes subscribers
+	// that does not lead its project tries the leader lock; default 1s.
+	LeaderPoll time.Duration
+	// NodeTimeout is how long a node may stay silent on the bus before the
+	// others drop its presences; default 5s.
+	NodeTimeout time.Duration
 }
 
 // Service is the Realtime surface of one MadBase node.
@@ -68,6 +79,13 @@ type Service struct {
 	stop     context.CancelFunc
 	wg       sync.WaitGroup
 	draining atomic.Bool
+
+	bus     bus.Bus
+	outbox  chan []byte
+	flushed chan struct{}
+	left    sync.Once
+	peersMu sync.Mutex
+	peers   map[string]time.Time // other nodes, last heard
 
 	mu    sync.Mutex
 	conns map[*conn]struct{}
@@ -89,6 +107,8 @@ func New(opt Options) *Service {
 	def(&opt.WarmFor, 30*time.Second)
 	def(&opt.RetryAfter, 2*time.Second)
 	def(&opt.ResumeDelay, 2*time.Second)
+	def(&opt.LeaderPoll, time.Second)
+	def(&opt.NodeTimeout, 5*time.Second)
 	if opt.QueueSize <= 0 {
 		opt.QueueSize = 1024
 	}
@@ -119,6 +139,23 @@ func New(opt Options) *Service {
 		feeds:   map[string]*feed{},
 	}
 	s.root, s.stop = context.WithCancel(context.Background())
+	if opt.Bus != nil {
+		s.bus = opt.Bus
+		s.outbox = make(chan []byte, 4096)
+		s.flushed = make(chan struct{})
+		s.peers = map[string]time.Time{}
+		s.hub.pub = s.publish
+		// Subscribe before serving anyone, so that this node hears what the
+		// others publish about the channels its clients join.
+		msgs, err := s.subscribeBus(s.root)
+		if err != nil {
+			s.log.Warn("realtime: subscribing to the bus; retrying in the background", "err", err)
+		}
+		s.wg.Add(3)
+		go s.sender()
+		go s.receiver(msgs)
+		go s.reaper()
+	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /realtime/v1/websocket", s.route("/websocket", s.serveWS))
 	mux.Handle("POST /realtime/v1/api/broadcast", s.route("/api/broadcast", s.restBroadcast))
@@ -159,6 +196,9 @@ func (s *Service) Run(ctx context.Context) error {
 // the streams have stopped.
 func (s *Service) Close() {
 	s.Shutdown()
+	if s.bus != nil {
+		s.left.Do(s.leaveCluster)
+	}
 	s.stop()
 	s.wg.Wait()
 }

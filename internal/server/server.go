@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/madbase/madbase/internal/admin"
+	"github.com/madbase/madbase/internal/bus"
 	"github.com/madbase/madbase/internal/config"
 	"github.com/madbase/madbase/internal/control"
 	"github.com/madbase/madbase/internal/httpx"
@@ -35,6 +36,10 @@ type Server struct {
 	// WebSockets with 1001).
 	workers  []func(ctx context.Context) error
 	shutdown []func()
+
+	// bus connects this node to the others (MADBASE_REDIS_URL); nil on a
+	// single node.
+	bus bus.Bus
 }
 
 // New builds a server: connects to and migrates the control plane, and
@@ -69,6 +74,21 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	s.mux.HandleFunc("GET /health", s.health)
 	s.mux.Handle("GET /metrics", s.metrics.Handler())
 	s.mux.Handle("/admin/v1/", s.admin)
+	if cfg.RedisURL != "" {
+		// Nodes of one deployment share the control database; its name
+		// keeps deployments (and tests) sharing one Redis apart.
+		var db string
+		if err := store.Pool().QueryRow(ctx, `select current_database()`).Scan(&db); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("control database: %w", err)
+		}
+		rb, err := bus.NewRedis(ctx, cfg.RedisURL, "madbase:"+db+":")
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("MADBASE_REDIS_URL: %w", err)
+		}
+		s.bus = rb
+	}
 	if err := s.mountSurfaces(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -91,6 +111,9 @@ func (s *Server) Tenants() *tenant.Manager { return s.tenants }
 
 // Close releases pools.
 func (s *Server) Close() {
+	if s.bus != nil {
+		_ = s.bus.Close()
+	}
 	s.tenants.Close()
 	s.store.Close()
 }

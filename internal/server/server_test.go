@@ -1,12 +1,17 @@
 package server_test
 
 import (
+	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/madbase/madbase/internal/config"
+	"github.com/madbase/madbase/internal/server"
 	"github.com/madbase/madbase/internal/testutil/apitest"
 	"github.com/madbase/madbase/internal/testutil/pgtest"
 )
@@ -111,4 +116,29 @@ func dbName(url string) string {
 	s := url[strings.LastIndex(url, "/")+1:]
 	name, _, _ := strings.Cut(s, "?")
 	return name
+}
+
+func TestRedisURL(t *testing.T) {
+	// Nodes of a deployment that cannot reach their bus would silently
+	// split: an unreachable Redis stops the start with the variable named.
+	cfg, err := config.FromEnv(map[string]string{
+		"MADBASE_DATABASE_URL":   pg.NewDB(t, apitest.ControlTemplate),
+		"MADBASE_ENCRYPTION_KEY": apitest.EncryptionKey,
+		"MADBASE_ADMIN_TOKEN":    apitest.AdminToken,
+		"MADBASE_DATA_DIR":       t.TempDir(),
+		"MADBASE_REDIS_URL":      "redis://127.0.0.1:1/0",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	srv, err := server.New(ctx, cfg, slog.New(slog.DiscardHandler))
+	if err == nil {
+		srv.Close()
+		t.Fatal("server started with an unreachable Redis")
+	}
+	if !strings.Contains(err.Error(), "MADBASE_REDIS_URL") {
+		t.Errorf("error %q does not name MADBASE_REDIS_URL", err)
+	}
 }

@@ -17,7 +17,7 @@ func (s *Server) mountSurfaces(ctx context.Context) error {
 	_ = ctx
 
 	// realtime: Phoenix WebSocket, broadcast/presence, postgres_changes.
-	rt := realtime.New(realtime.Options{Log: s.log, Tenants: s.tenants, Metrics: s.metrics.Registry})
+	rt := realtime.New(realtime.Options{Log: s.log, Tenants: s.tenants, Metrics: s.metrics.Registry, Bus: s.bus})
 	s.mux.Handle("/realtime/v1/", rt.Handler())
 	s.workers = append(s.workers, rt.Run)
 	s.shutdown = append(s.shutdown, rt.Shutdown)
