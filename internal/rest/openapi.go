@@ -2,15 +2,19 @@ package rest
 
 import (
 	"encoding/json"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/madbase/madbase/internal/rest/schema"
 )
 
 // openAPI answers GET /rest/v1/ with a Swagger 2.0 description of the
 // profile schema's tables, views and functions, as PostgREST's root does
-// (a compact version: paths, row definitions and the methods each allows;
-// functions are not listed, as the schema cache does not enumerate them).
+// (a compact version: paths, row definitions and the methods each allows,
+// and /rpc/<name> with the parameters of every overload).
 func (q *request) openAPI() error {
 	type def struct {
 		Type       string            `json:"type"`
@@ -45,6 +49,9 @@ func (q *request) openAPI() error {
 		}
 		paths["/"+t.Name] = ops
 	}
+	for _, name := range q.snap.FunctionNames(q.profile) {
+		paths["/rpc/"+name] = rpcOps(q.snap.Functions(schema.QName{Schema: q.profile, Name: name}), ok)
+	}
 	doc := map[string]any{
 		"swagger":     "2.0",
 		"info":        map[string]string{"title": "MadBase REST API", "version": "14", "description": "PostgREST-compatible API of schema " + q.profile},
@@ -70,6 +77,46 @@ func (q *request) openAPI() error {
 		_, _ = q.w.Write(b)
 	}
 	return nil
+}
+
+// rpcOps describes a function's path: GET with the parameters in the query
+// string, POST with them as a JSON object (the union over the overloads;
+// a parameter is required when every overload requires it).
+func rpcOps(overloads []*schema.Function, ok map[string]any) map[string]any {
+	props := map[string]oaProp{}
+	need := map[string]int{}
+	for _, f := range overloads {
+		for _, p := range f.Params {
+			if p.Name == "" {
+				continue
+			}
+			if _, seen := props[p.Name]; !seen {
+				props[p.Name] = jsonSchemaType(p.Type)
+			}
+			if !p.HasDefault && !p.Variadic {
+				need[p.Name]++
+			}
+		}
+	}
+	names := slices.Sorted(maps.Keys(props))
+	var required []string
+	query := []map[string]any{}
+	for _, n := range names {
+		req := need[n] == len(overloads)
+		if req {
+			required = append(required, n)
+		}
+		query = append(query, map[string]any{"name": n, "in": "query", "required": req, "type": props[n].Type, "format": props[n].Format})
+	}
+	tag := []string{"(rpc) " + overloads[0].Name}
+	body := map[string]any{"type": "object", "properties": props}
+	if len(required) > 0 {
+		body["required"] = required
+	}
+	return map[string]any{
+		"get":  map[string]any{"tags": tag, "parameters": query, "responses": ok},
+		"post": map[string]any{"tags": tag, "parameters": []map[string]any{{"name": "args", "in": "body", "required": true, "schema": body}}, "responses": ok},
+	}
 }
 
 type oaProp struct {

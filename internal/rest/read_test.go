@@ -1,6 +1,7 @@
 package rest_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -62,7 +63,8 @@ func TestRead(t *testing.T) {
 		{Name: "bad select", Method: "GET", Path: "/rest/v1/countries?select=id,(", Headers: a, ExpectedStatus: 400,
 			ExpectedJSON: map[string]any{"code": "PGRST100"}},
 		{Name: "root describes the schema", Method: "GET", Path: "/rest/v1/", Headers: a, ExpectedStatus: 200,
-			ExpectedContent: []string{`"swagger":"2.0"`, `"/countries"`, `"big_cities"`}, NotExpectedContent: []string{`"/widgets"`}},
+			ExpectedContent:    []string{`"swagger":"2.0"`, `"/countries"`, `"big_cities"`, `"/rpc/add"`, `"(rpc) hello"`},
+			NotExpectedContent: []string{`"/widgets"`}, Check: rpcDoc},
 		{Name: "invalid path", Method: "GET", Path: "/rest/v1/a/b/c", Headers: a, ExpectedStatus: 404, ExpectedJSON: map[string]any{"code": "PGRST125"}},
 		{Name: "unsupported method", Method: "TRACE", Path: "/rest/v1/countries", Headers: a, ExpectedStatus: 405, ExpectedJSON: map[string]any{"code": "PGRST117"}},
 		{Name: "count exact, partial", Method: "GET", Path: "/rest/v1/cities?select=id&order=id&limit=2&offset=1", Headers: with("Prefer", "count=exact"),
@@ -204,4 +206,36 @@ func TestAuthErrors(t *testing.T) {
 		{Name: "sb publishable key as bearer", Method: "GET", Path: "/rest/v1/countries?select=id&id=eq.1",
 			Headers: map[string]string{"x-project-ref": "alpha", "apikey": e.p.PublishableKey, "Authorization": "Bearer " + e.p.PublishableKey}, ExpectedStatus: 200, Check: jsonEq(`[{"id":1}]`)},
 	})
+}
+
+// rpcDoc checks the root document's description of add(a int, b int) and
+// hello(name text default 'world').
+func rpcDoc(t *testing.T, _ *http.Response, body []byte) {
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Parameters []struct {
+				Name     string `json:"name"`
+				In       string `json:"in"`
+				Required bool   `json:"required"`
+				Type     string `json:"type"`
+				Schema   struct {
+					Required   []string       `json:"required"`
+					Properties map[string]any `json:"properties"`
+				} `json:"schema"`
+			} `json:"parameters"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal(body, &doc); err != nil {
+		t.Fatal(err)
+	}
+	add := doc.Paths["/rpc/add"]
+	if g := add["get"].Parameters; len(g) != 2 || g[0].Name != "a" || !g[0].Required || g[0].Type != "integer" || g[0].In != "query" {
+		t.Errorf("GET /rpc/add parameters: %+v", g)
+	}
+	if p := add["post"].Parameters; len(p) != 1 || p[0].In != "body" || len(p[0].Schema.Properties) != 2 || len(p[0].Schema.Required) != 2 {
+		t.Errorf("POST /rpc/add parameters: %+v", p)
+	}
+	if g := doc.Paths["/rpc/hello"]["get"].Parameters; len(g) != 1 || g[0].Required {
+		t.Errorf("GET /rpc/hello: a parameter with a default is optional: %+v", g)
+	}
 }

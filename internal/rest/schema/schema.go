@@ -210,6 +210,18 @@ func (s *Snapshot) Relationships(q QName) []*Relationship { return s.rels[q] }
 // Functions returns the overloads of a function.
 func (s *Snapshot) Functions(q QName) []*Function { return s.funcs[q] }
 
+// FunctionNames returns the names of the functions of a schema, sorted.
+func (s *Snapshot) FunctionNames(schemaName string) []string {
+	var out []string
+	for q := range s.funcs {
+		if q.Schema == schemaName {
+			out = append(out, q.Name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 // Build makes a Snapshot from a Catalog, deriving relationships: many-to-one
 // and one-to-many from each FK (one-to-one both ways when the FK columns are
 // also the PK or a UNIQUE key of the referencing table) and many-to-many
