@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"net/http"
+	"reflect"
 	"strings"
 	"time"
 
@@ -26,9 +27,15 @@ type Auth struct {
 	// KeyRole is the role of the apikey (anon or service_role); "" when none was sent.
 	KeyRole string
 	// Claims are the effective claims: the bearer token's, else the apikey's.
+	// Read only: verified claims are shared by the requests presenting the
+	// same token.
 	Claims token.Claims
 	// Token is the raw bearer JWT when the caller sent a user token (not an sb_ key).
 	Token string
+
+	// verified is the cache entry Claims came from, if any: it carries
+	// their JSON.
+	verified *verifiedToken
 }
 
 // Role is the database role the request runs as; anon when claims name none.
@@ -37,6 +44,15 @@ func (a *Auth) Role() string {
 		return r
 	}
 	return RoleAnon
+}
+
+// claimsJSON is Claims.JSON(), from the token cache when Claims are still
+// the claims it verified.
+func (a *Auth) claimsJSON() string {
+	if v := a.verified; v != nil && v.json != "" && reflect.ValueOf(v.claims).Pointer() == reflect.ValueOf(a.Claims).Pointer() {
+		return v.json
+	}
+	return a.Claims.JSON()
 }
 
 // IsService reports whether the caller acts as service_role.
@@ -114,18 +130,28 @@ func jwtMessage(err error) string {
 
 // Authenticate verifies the request's apikey and bearer token against p.
 func Authenticate(r *http.Request, p *control.Project, opt AuthOptions) (*Auth, error) {
+	return authenticate(r, p, opt, func(p *control.Project, tok string) (*verifiedToken, error) {
+		c, err := VerifyToken(p, tok)
+		return &verifiedToken{claims: c}, err
+	})
+}
+
+// authenticate is Authenticate with the token check supplied (the Manager's
+// goes through its cache of verified tokens).
+func authenticate(r *http.Request, p *control.Project, opt AuthOptions, verify func(*control.Project, string) (*verifiedToken, error)) (*Auth, error) {
 	a := &Auth{Project: p}
-	if key := APIKey(r); key != "" {
-		c, err := VerifyToken(p, key)
+	key := APIKey(r)
+	if key != "" {
+		v, err := verify(p, key)
 		if err != nil {
 			return nil, errKey("Invalid API key").With(err)
 		}
-		switch c.Role() {
+		switch v.claims.Role() {
 		case RoleAnon, RoleService:
 		default:
 			return nil, errKey("Invalid API key: not a project key")
 		}
-		a.KeyRole, a.Claims = c.Role(), c
+		a.KeyRole, a.Claims, a.verified = v.claims.Role(), v.claims, v
 	} else if opt.RequireAPIKey {
 		return nil, httpx.E(http.StatusUnauthorized, CodeNoAPIKey, "No API key found in request")
 	}
@@ -134,16 +160,15 @@ func Authenticate(r *http.Request, p *control.Project, opt AuthOptions) (*Auth, 
 		if !ok {
 			return nil, httpx.E(http.StatusUnauthorized, CodeBadJWT, "invalid Authorization header: expected Bearer token")
 		}
-		c := a.Claims
 		// supabase-js sends the key as the bearer too when there is no
 		// session: it was verified above, once is enough.
-		if tok != APIKey(r) || c == nil {
-			var err error
-			if c, err = VerifyToken(p, tok); err != nil {
+		if tok != key || a.Claims == nil {
+			v, err := verify(p, tok)
+			if err != nil {
 				return nil, err
 			}
+			a.Claims, a.verified = v.claims, v
 		}
-		a.Claims = c
 		if !token.IsOpaque(tok) {
 			a.Token = tok
 		}
@@ -198,7 +223,7 @@ func (m *Manager) Guard(surface string, log interface {
 			return
 		}
 		info.Project = p.Ref
-		a, err := Authenticate(r, p, AuthOptions{RequireAPIKey: open == nil || !open(r)})
+		a, err := authenticate(r, p, AuthOptions{RequireAPIKey: open == nil || !open(r)}, m.tokens.verify)
 		if err != nil {
 			fail(err)
 			return

@@ -32,6 +32,9 @@ type Manager struct {
 	log   *slog.Logger
 	opt   Options
 
+	// tokens remembers verified JWTs per project (see tokenCache).
+	tokens *tokenCache
+
 	mu       sync.Mutex
 	projects map[string]cached
 	pools    map[string]*poolEntry
@@ -58,7 +61,7 @@ func NewManager(store *control.Store, log *slog.Logger, opt Options) *Manager {
 	if opt.CacheTTL <= 0 {
 		opt.CacheTTL = 30 * time.Second
 	}
-	return &Manager{store: store, log: log, opt: opt, projects: map[string]cached{}, pools: map[string]*poolEntry{}}
+	return &Manager{store: store, log: log, opt: opt, tokens: newTokenCache(), projects: map[string]cached{}, pools: map[string]*poolEntry{}}
 }
 
 // Store is the control-plane store.
@@ -83,6 +86,7 @@ func (m *Manager) Invalidate(ref string) {
 	}
 	hooks := append([]func(string){}, m.onChange...)
 	m.mu.Unlock()
+	m.tokens.drop(ref)
 	m.reconcilePools(ref)
 	for _, h := range hooks {
 		h(ref)

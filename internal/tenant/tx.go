@@ -145,7 +145,7 @@ func preludeArgs(a *Auth, opt TxOptions) []any {
 	for k, v := range opt.Settings {
 		keys, vals = append(keys, k), append(vals, v)
 	}
-	return []any{a.Role(), c.JSON(), c.Sub(), a.Role(), c.Email(), method, path, headers, keys, vals}
+	return []any{a.Role(), a.claimsJSON(), c.Sub(), a.Role(), c.Email(), method, path, headers, keys, vals}
 }
 
 // lazyTx sends BEGIN and the claims prelude pipelined with the first statement.
