@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -133,12 +134,7 @@ func preludeArgs(a *Auth, opt TxOptions) []any {
 	method, path, headers := "", "", "{}"
 	if r := opt.Request; r != nil {
 		method, path = r.Method, r.URL.Path
-		h := make(map[string]string, len(r.Header))
-		for k, v := range r.Header {
-			h[strings.ToLower(k)] = strings.Join(v, ", ")
-		}
-		b, _ := json.Marshal(h)
-		headers = string(b)
+		headers = headersJSON(r.Header)
 	}
 	keys := make([]string, 0, len(opt.Settings))
 	vals := make([]string, 0, len(opt.Settings))
@@ -146,6 +142,98 @@ func preludeArgs(a *Auth, opt TxOptions) []any {
 		keys, vals = append(keys, k), append(vals, v)
 	}
 	return []any{a.Role(), a.claimsJSON(), c.Sub(), a.Role(), c.Email(), method, path, headers, keys, vals}
+}
+
+// headersJSON is request.headers: the header names lowercased, each
+// header's values joined with ", ", as the JSON object encoding/json makes of
+// such a map. Requests carry a dozen ASCII headers; those are written
+// straight into one buffer, anything else goes through encoding/json.
+func headersJSON(h http.Header) string {
+	var arr [32]string
+	keys := arr[:0]
+	size := 2
+	for k, v := range h {
+		if !plainJSON(k) {
+			return headersJSONSlow(h)
+		}
+		keys = append(keys, k)
+		size += len(k) + 6
+		for _, s := range v {
+			if !plainJSON(s) {
+				return headersJSONSlow(h)
+			}
+			size += len(s) + 2
+		}
+	}
+	slices.SortFunc(keys, compareLower)
+	for i := 1; i < len(keys); i++ {
+		if compareLower(keys[i-1], keys[i]) == 0 {
+			return headersJSONSlow(h) // two spellings of one name
+		}
+	}
+	b := make([]byte, 0, size)
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '"')
+		for j := 0; j < len(k); j++ {
+			c := k[j]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			b = append(b, c)
+		}
+		b = append(b, '"', ':', '"')
+		for j, s := range h[k] {
+			if j > 0 {
+				b = append(b, ',', ' ')
+			}
+			b = append(b, s...)
+		}
+		b = append(b, '"')
+	}
+	b = append(b, '}')
+	return string(b)
+}
+
+func headersJSONSlow(h http.Header) string {
+	m := make(map[string]string, len(h))
+	for k, v := range h {
+		m[strings.ToLower(k)] = strings.Join(v, ", ")
+	}
+	b, _ := json.Marshal(m)
+	return string(b)
+}
+
+// plainJSON reports whether encoding/json writes s as is between quotes:
+// printable ASCII other than the quote, backslash and HTML-escaped <, >, &.
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
+}
+
+// compareLower orders as strings.Compare of the lowercased ASCII strings.
+func compareLower(a, b string) int {
+	for i := 0; i < len(a) && i < len(b); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return int(x) - int(y)
+		}
+	}
+	return len(a) - len(b)
 }
 
 // lazyTx sends BEGIN and the claims prelude pipelined with the first statement.
