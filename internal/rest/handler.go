@@ -761,6 +761,9 @@ func (q *request) respond(res *result) error {
 		}
 	}
 	h.Set("Content-Range", contentRange)
+	if sr.Kind == sqlgen.Read {
+		h.Set("Content-Location", contentLocation(q.table.Name, q.r.URL.RawQuery))
+	}
 	write := sr.Kind != sqlgen.Read && sr.Kind != sqlgen.Call
 	resolution := sr.Kind == sqlgen.Insert && (len(q.table.PK) > 0 || len(q.params.OnConflict) > 0)
 	missing := sr.Kind == sqlgen.Insert || sr.Kind == sqlgen.Update
@@ -796,6 +799,47 @@ func (q *request) respond(res *result) error {
 }
 
 // location renders /table?pk=eq.v for a headers-only insert.
+// contentLocation is a read's Content-Location as PostgREST sends it: the
+// table and the query string in canonical form (pairs decoded, sorted,
+// percent-encoded again with only unreserved characters left bare).
+func contentLocation(table, rawQuery string) string {
+	var pairs []string
+	for part := range strings.SplitSeq(rawQuery, "&") {
+		if part == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(part, "=")
+		if dk, err := url.QueryUnescape(k); err == nil {
+			k = dk
+		}
+		if dv, err := url.QueryUnescape(v); err == nil {
+			v = dv
+		}
+		pairs = append(pairs, escapeUnreserved(k)+"="+escapeUnreserved(v))
+	}
+	if len(pairs) == 0 {
+		return "/" + table
+	}
+	slices.Sort(pairs)
+	return "/" + table + "?" + strings.Join(pairs, "&")
+}
+
+func escapeUnreserved(s string) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == '~' {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hex[c>>4])
+		b.WriteByte(hex[c&15])
+	}
+	return b.String()
+}
+
 func (q *request) location(obj string) string {
 	var kv map[string]*string
 	if err := json.Unmarshal([]byte(obj), &kv); err != nil {
