@@ -75,6 +75,7 @@ func (e *envelope) topic() topicKey { return topicKey{ref: e.Ref, private: e.Pri
 
 // wireTx is a committed transaction's row changes as the leader sends them.
 type wireTx struct {
+	XID        uint32               `json:"x"`
 	CommitTime time.Time            `json:"t"`
 	EndLSN     uint64               `json:"l"`
 	Rels       []*pgoutput.Relation `json:"r"`
@@ -90,7 +91,7 @@ type wireChange struct {
 }
 
 func toWire(tx *pgoutput.Tx) *wireTx {
-	w := &wireTx{CommitTime: tx.CommitTime, EndLSN: uint64(tx.EndLSN)}
+	w := &wireTx{XID: tx.XID, CommitTime: tx.CommitTime, EndLSN: uint64(tx.EndLSN)}
 	idx := map[*pgoutput.Relation]int{}
 	for i := range tx.Changes {
 		c := &tx.Changes[i]
@@ -131,7 +132,7 @@ func (f *feed) fromWire(w *wireTx) (*pgoutput.Tx, error) {
 		}
 		rels[i] = r
 	}
-	tx := &pgoutput.Tx{CommitTime: w.CommitTime, EndLSN: pgoutput.LSN(w.EndLSN)}
+	tx := &pgoutput.Tx{XID: w.XID, CommitTime: w.CommitTime, EndLSN: pgoutput.LSN(w.EndLSN)}
 	for _, c := range w.Changes {
 		if c.Rel < 0 || c.Rel >= len(rels) {
 			return nil, fmt.Errorf("realtime: bus change of unknown relation %d", c.Rel)
@@ -322,7 +323,7 @@ func (s *Service) apply(e *envelope) {
 		defer f.hmu.Unlock()
 		tx, err := f.fromWire(e.Tx)
 		if err == nil {
-			err = f.handleTx(s.root, tx, true)
+			err = f.handleTxs(s.root, []*pgoutput.Tx{tx}, true)
 		}
 		if err != nil && s.root.Err() == nil {
 			s.log.Warn("realtime: delivering changes from the leader", "project", e.Ref, "err", err)

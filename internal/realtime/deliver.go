@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -102,32 +105,109 @@ type event struct {
 	pkVals []string // text of the pk columns, for the visibility query
 }
 
-// handle is the stream's handler: it turns a committed transaction into
-// postgres_changes events and database broadcasts, checks RLS visibility
-// with one query per (table, claims) group, and queues everything to the
-// subscribed connections before returning, after which the stream may
-// confirm the transaction.
-func (f *feed) handle(ctx context.Context, tx *pgoutput.Tx) error {
+// handle delivers a batch of committed transactions, in order: it turns
+// them into postgres_changes events and database broadcasts, checks RLS
+// visibility with one query per (table, claims) group for the whole batch,
+// and queues everything to the subscribed connections before returning,
+// after which the stream may confirm the batch.
+func (f *feed) handle(ctx context.Context, txs []*pgoutput.Tx) error {
 	if f.s.bus != nil && f.leader.Load() {
 		// The other nodes deliver to their own subscribers; the position is
-		// confirmed once the bus accepted the transaction.
-		if err := f.s.bus.Publish(ctx, busTopic, mustJSON(&envelope{Node: f.s.hub.nonce, Kind: kindChanges, Ref: f.ref, Tx: toWire(tx)})); err != nil {
-			return fmt.Errorf("realtime: publishing changes: %w", err)
+		// confirmed once the bus accepted the transactions.
+		for _, tx := range txs {
+			if err := f.s.bus.Publish(ctx, busTopic, mustJSON(&envelope{Node: f.s.hub.nonce, Kind: kindChanges, Ref: f.ref, Tx: toWire(tx)})); err != nil {
+				return fmt.Errorf("realtime: publishing changes: %w", err)
+			}
 		}
 	}
 	f.hmu.Lock()
 	defer f.hmu.Unlock()
-	return f.handleTx(ctx, tx, false)
+	return f.handleTxs(ctx, txs, false)
 }
 
-// handleTx delivers tx to this node's subscribers. remote is a transaction
-// the leader sent: its database broadcasts reached this node already as
-// broadcasts.
-func (f *feed) handleTx(ctx context.Context, tx *pgoutput.Tx, remote bool) error {
+// handleTxs delivers txs to this node's subscribers. remote are
+// transactions the leader sent: their database broadcasts reached this node
+// already as broadcasts.
+func (f *feed) handleTxs(ctx context.Context, txs []*pgoutput.Tx, remote bool) error {
 	bindings := f.snapshot()
+	var events []*event
+	for _, tx := range txs {
+		var err error
+		if events, err = f.collect(ctx, events, tx, bindings, remote); err != nil {
+			return err
+		}
+	}
+	last := txs[len(txs)-1].CommitTime
+	defer func() { f.s.m.lagSeconds.WithLabelValues(f.ref).Set(time.Since(last).Seconds()) }()
+	if len(events) == 0 {
+		return nil
+	}
+	var visible map[visKey]map[int]bool
+	if slices.ContainsFunc(events, func(e *event) bool { return e.rls }) {
+		if err := f.awaitVisible(ctx, txs); err != nil {
+			return err
+		}
+		var err error
+		if visible, err = f.visibility(ctx, events); err != nil {
+			return err
+		}
+	}
+	// Subscribers with the same bindings on the same topic get the same
+	// frame: encode it once per event.
+	type frameKey struct {
+		vsn   int
+		topic string
+		ids   string
+	}
+	frames := map[frameKey]frame{}
+	var idsBuf []byte
+	for i, e := range events {
+		clear(frames)
+		for _, ch := range e.chans {
+			if ch.closed.Load() {
+				continue
+			}
+			if e.rls {
+				a := ch.auth.Load()
+				if !a.IsService() && !visible[visKey{e.meta.rel.ID, claimsKey(a)}][i] {
+					continue
+				}
+			}
+			idsBuf = appendIDs(idsBuf[:0], e.ids[ch])
+			k := frameKey{ch.c.vsn, ch.topic, string(idsBuf)}
+			fr, ok := frames[k]
+			if !ok {
+				payload := make([]byte, 0, len(e.data)+len(idsBuf)+16)
+				payload = append(payload, `{"data":`...)
+				payload = append(payload, e.data...)
+				payload = append(payload, `,"ids":`...)
+				payload = append(payload, idsBuf...)
+				payload = append(payload, '}')
+				fr = encode(ch.c.vsn, "", "", ch.topic, "postgres_changes", payload)
+				frames[k] = fr
+			}
+			ch.c.send(fr)
+		}
+	}
+	return nil
+}
+
+// appendIDs appends ids as a JSON array.
+func appendIDs(b []byte, ids []int64) []byte {
+	b = append(b, '[')
+	for j, id := range ids {
+		if j > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, id, 10)
+	}
+	return append(b, ']')
+}
+
+// collect appends the events of tx for the subscribers' bindings.
+func (f *feed) collect(ctx context.Context, events []*event, tx *pgoutput.Tx, bindings []*binding, remote bool) ([]*event, error) {
 	f.s.m.changes.WithLabelValues(f.ref).Add(float64(len(tx.Changes)))
 	commitTS := tx.CommitTime.UTC().Format("2006-01-02T15:04:05.000Z")
-	var events []*event
 	for i := range tx.Changes {
 		c := &tx.Changes[i]
 		var kind string
@@ -156,7 +236,7 @@ func (f *feed) handleTx(ctx context.Context, tx *pgoutput.Tx, remote bool) error
 		}
 		m, err := f.meta(ctx, rel)
 		if err != nil {
-			return fmt.Errorf("realtime: table metadata of %s.%s: %w", rel.Schema, rel.Name, err)
+			return nil, fmt.Errorf("realtime: table metadata of %s.%s: %w", rel.Schema, rel.Name, err)
 		}
 		row := rowCells(m, c.New)
 		old := rowCells(m, c.Old)
@@ -183,30 +263,7 @@ func (f *feed) handleTx(ctx context.Context, tx *pgoutput.Tx, remote bool) error
 		e.rls = m.rls && kind != "DELETE" && len(m.pk) > 0
 		events = append(events, e)
 	}
-	if len(events) == 0 {
-		return nil
-	}
-	visible, err := f.visibility(ctx, events)
-	if err != nil {
-		return err
-	}
-	for i, e := range events {
-		for _, ch := range e.chans {
-			if ch.closed.Load() {
-				continue
-			}
-			if e.rls {
-				a := ch.auth.Load()
-				if !a.IsService() && !visible[visKey{e.meta.rel.ID, claimsKey(a)}][i] {
-					continue
-				}
-			}
-			payload := mustJSON(map[string]any{"ids": e.ids[ch], "data": e.data})
-			ch.c.send(encode(ch.c.vsn, "", "", ch.topic, "postgres_changes", payload))
-		}
-	}
-	f.s.m.lagSeconds.WithLabelValues(f.ref).Set(time.Since(tx.CommitTime).Seconds())
-	return nil
+	return events, nil
 }
 
 func containsID(ids []int64, id int64) bool {
@@ -264,35 +321,152 @@ func (f *feed) visibility(ctx context.Context, events []*event) (map[visKey]map[
 	}
 	out := make(map[visKey]map[int]bool, len(groups))
 	for _, k := range order {
-		g := groups[k]
-		vis := map[int]bool{}
-		out[k] = vis
-		sql, args := visibilitySQL(g.meta, g.idx, events)
-		f.s.m.rlsQueries.WithLabelValues(f.ref).Inc()
-		err := f.s.tenants.Tx(ctx, g.auth, tenant.TxOptions{ReadOnly: true}, func(ctx context.Context, q tenant.Querier) error {
-			rows, err := q.Query(ctx, sql, args...)
-			if err != nil {
+		out[k] = map[int]bool{}
+	}
+	// Groups are independent transactions: run a few at once, so that a
+	// batch with many claims sets waits for round trips in parallel.
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+		sem   = make(chan struct{}, visibilityParallel)
+	)
+	for _, k := range order {
+		g, vis := groups[k], out[k]
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			sql, args := visibilitySQL(g.meta, g.idx, events)
+			f.s.m.rlsQueries.WithLabelValues(f.ref).Inc()
+			var ids []int32
+			err := f.s.tenants.Tx(ctx, g.auth, tenant.TxOptions{ReadOnly: true}, func(ctx context.Context, q tenant.Querier) error {
+				rows, err := q.Query(ctx, sql, args...)
+				if err != nil {
+					return err
+				}
+				ids, err = pgx.CollectRows(rows, pgx.RowTo[int32])
 				return err
+			})
+			if refused(err) {
+				// The subscriber's claims cannot read the table (no grant, a
+				// policy that raises, an unknown role): it sees nothing.
+				f.s.log.Debug("realtime: visibility query refused", "project", f.ref, "table", g.meta.qualified, "err", err)
+				return
 			}
-			ids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if first == nil {
+					first = fmt.Errorf("realtime: visibility query on %s: %w", g.meta.qualified, err)
+				}
+				return
+			}
 			for _, i := range ids {
 				vis[int(i)] = true
 			}
-			return err
 		})
-		var pe *pgconn.PgError
-		if errors.As(err, &pe) || errors.Is(err, tenant.ErrRoleNotAllowed) {
-			// The subscriber's claims cannot read the table (no grant, a
-			// policy that raises, an unknown role): it sees nothing.
-			f.s.log.Debug("realtime: visibility query refused", "project", f.ref, "table", g.meta.qualified, "err", err)
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("realtime: visibility query on %s: %w", g.meta.qualified, err)
-		}
+	}
+	wg.Wait()
+	if first != nil {
+		return nil, first
 	}
 	return out, nil
 }
+
+// awaitVisible waits until txs are visible to new snapshots. PostgreSQL
+// flushes a commit record, which the walsender may stream at once, before
+// it marks the transaction completed in shared memory, so a visibility query
+// sent right away could miss the row and wrongly withhold the change. A
+// committed transaction leaves that set within moments; past maxWait the
+// queries go ahead anyway rather than stall the stream.
+func (f *feed) awaitVisible(ctx context.Context, txs []*pgoutput.Tx) error {
+	const maxWait = 2 * time.Second
+	_, _, p := f.state()
+	pool, err := f.s.tenants.Pool(ctx, p)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	for wait := 100 * time.Microsecond; ; wait = min(2*wait, 20*time.Millisecond) {
+		var snap string
+		if err := pool.QueryRow(ctx, `select pg_current_snapshot()::text`).Scan(&snap); err != nil {
+			return fmt.Errorf("realtime: snapshot: %w", err)
+		}
+		if !anyRunning(snap, txs) {
+			return nil
+		}
+		if time.Since(start) > maxWait {
+			f.s.log.Warn("realtime: streamed transaction still not visible; checking visibility anyway", "project", f.ref, "snapshot", snap)
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}
+
+// anyRunning reports whether one of txs is not yet visible in a snapshot
+// ("xmin:xmax:xip,…", 64-bit xids): at or above xmax, or listed as in
+// progress. The stream's 32-bit xids are recent, so each is placed in the
+// epoch that brings it nearest to xmax.
+func anyRunning(snap string, txs []*pgoutput.Tx) bool {
+	parts := strings.SplitN(snap, ":", 3)
+	if len(parts) < 3 {
+		return false
+	}
+	xmax, err := strconv.ParseUint(parts[1], 10, 64)
+	if err != nil {
+		return false
+	}
+	var xip []uint64
+	for x := range strings.SplitSeq(parts[2], ",") {
+		if v, err := strconv.ParseUint(x, 10, 64); err == nil {
+			xip = append(xip, v)
+		}
+	}
+	for _, tx := range txs {
+		if tx.XID == 0 {
+			continue
+		}
+		x := xmax&^0xFFFFFFFF | uint64(tx.XID)
+		switch {
+		case x >= xmax+1<<31:
+			x -= 1 << 32
+		case x+1<<31 < xmax:
+			x += 1 << 32
+		}
+		if x >= xmax || slices.Contains(xip, x) {
+			return true
+		}
+	}
+	return false
+}
+
+// refused reports whether a visibility query failed because of what the
+// claims may do (no grant, a policy that raises or fails on the row, an
+// unknown role) rather than because the database could not answer now
+// (connection, resources, shutdown, conflicts): the batch is then retried,
+// so nobody misses a change for a transient failure.
+func refused(err error) bool {
+	if errors.Is(err, tenant.ErrRoleNotAllowed) {
+		return true
+	}
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || len(pe.Code) < 2 {
+		return false
+	}
+	switch pe.Code[:2] {
+	case "08", "40", "53", "54", "55", "57", "58", "XX", "HV":
+		return false
+	}
+	return true
+}
+
+// visibilityParallel is how many visibility queries of one batch run at
+// once (each holds a pooled connection of the project).
+const visibilityParallel = 4
 
 func visibilitySQL(m *tableMeta, idx []int, events []*event) (string, []any) {
 	var b strings.Builder

@@ -292,6 +292,11 @@ func (f *feed) run(ctx context.Context) error {
 		}
 	}
 	f.resumed = true
+	// The stream hands transactions over to a queue and reads on; the
+	// deliverer takes what has queued up as one batch (so a burst of small
+	// transactions costs one visibility query per claims group, not one per
+	// transaction) and confirms the batch once delivered.
+	queue := make(chan *pgoutput.Tx, txQueue)
 	stream, err := pgoutput.NewStream(pgoutput.Config{
 		ConnString:   p.DBURL,
 		Slot:         slot,
@@ -299,7 +304,15 @@ func (f *feed) run(ctx context.Context) error {
 		Publications: []string{publication, messagesPublication},
 		StartLSN:     start,
 		Logger:       f.s.log.With("project", p.Ref),
-	}, f.handle)
+		Deferred:     true,
+	}, func(ctx context.Context, tx *pgoutput.Tx) error {
+		select {
+		case queue <- tx:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	})
 	if err != nil {
 		return err
 	}
@@ -307,12 +320,17 @@ func (f *feed) run(ctx context.Context) error {
 	f.metas = map[uint32]*tableMeta{}
 	f.hmu.Unlock()
 	rctx, cancel := context.WithCancelCause(ctx)
-	done := make(chan struct{})
+	done, delivered := make(chan struct{}), make(chan struct{})
 	go f.watch(rctx, cancel, stream, done)
+	go f.deliver(rctx, cancel, stream, queue, delivered)
 	err = stream.Run(rctx)
 	cause := context.Cause(rctx)
 	cancel(nil)
+	<-delivered
 	<-done
+	if cause != nil && !errors.Is(cause, context.Canceled) && !errors.Is(cause, errIdle) {
+		err = cause // the deliverer failed
+	}
 	idle := errors.Is(cause, errIdle)
 	pctx, pcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	f.persist(pctx, stream.Acked(), idle)
@@ -323,6 +341,46 @@ func (f *feed) run(ctx context.Context) error {
 		return errIdle
 	}
 	return err
+}
+
+// txQueue is how many transactions the stream may hand over ahead of
+// delivery; batchChanges caps the row changes of one delivery batch.
+const (
+	txQueue      = 256
+	batchChanges = 1000
+)
+
+// deliver delivers the queued transactions in batches and confirms each
+// batch to the stream; a failure stops the stream (through stop), which
+// then resumes from the last confirmed batch.
+func (f *feed) deliver(ctx context.Context, stop context.CancelCauseFunc, stream *pgoutput.Stream, queue <-chan *pgoutput.Tx, done chan struct{}) {
+	defer close(done)
+	for {
+		var batch []*pgoutput.Tx
+		select {
+		case <-ctx.Done():
+			return
+		case tx := <-queue:
+			batch = append(batch, tx)
+		}
+		for n := len(batch[0].Changes); n < batchChanges; {
+			select {
+			case tx := <-queue:
+				batch = append(batch, tx)
+				n += len(tx.Changes)
+				continue
+			default:
+			}
+			break
+		}
+		if err := f.handle(ctx, batch); err != nil {
+			if ctx.Err() == nil {
+				stop(err)
+			}
+			return
+		}
+		stream.Ack(batch[len(batch)-1].EndLSN)
+	}
 }
 
 // watch stops an idle stream, persists its position every second and

@@ -1,7 +1,14 @@
 package realtime
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"testing"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/madbase/madbase/internal/tenant"
 )
 
 func TestJSONValue(t *testing.T) {
@@ -94,5 +101,28 @@ func TestFrames(t *testing.T) {
 	}
 	if _, err := decodeBinary(raw[:10]); err == nil {
 		t.Error("truncated frame accepted")
+	}
+}
+
+func TestRefused(t *testing.T) {
+	for code, want := range map[string]bool{
+		"42501": true,  // permission denied
+		"P0001": true,  // a policy function raised
+		"22P02": true,  // a policy failed on the row's data
+		"08006": false, // connection failure
+		"53300": false, // too many connections
+		"57P01": false, // admin shutdown
+		"40001": false, // serialization failure
+		"55P03": false, // lock not available
+	} {
+		if got := refused(&pgconn.PgError{Code: code}); got != want {
+			t.Errorf("refused(%s) = %v, want %v", code, got, want)
+		}
+	}
+	if !refused(fmt.Errorf("wrapped: %w", tenant.ErrRoleNotAllowed)) {
+		t.Error("an unknown role is refused")
+	}
+	if refused(context.DeadlineExceeded) || refused(errors.New("conn closed")) {
+		t.Error("errors without SQLSTATE are not refusals")
 	}
 }

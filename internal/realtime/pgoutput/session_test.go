@@ -188,3 +188,52 @@ func TestNewStreamValidates(t *testing.T) {
 		}
 	}
 }
+
+func TestSessionDeferredAck(t *testing.T) {
+	var got []*Tx
+	s, err := NewStream(Config{ConnString: "postgres://x@localhost/db", Slot: "s", Publications: []string{"p"}, StartLSN: 0x10, Deferred: true},
+		func(ctx context.Context, tx *Tx) error {
+			got = append(got, tx)
+			return nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss := &session{s: s, rels: NewRelations()}
+	tx := func(begin, commit, end uint64) [][]byte {
+		return [][]byte{
+			xlog(begin, wire{}.u8('B').u64(commit).u64(testMicros).u32(9)),
+			xlog(begin+0x10, relTodos),
+			xlog(begin+0x20, wire{}.u8('I').u32(100).u8('N').u16(2).text("1").text("a")),
+			xlog(commit, wire{}.u8('C').u8(0).u64(commit).u64(end).u64(testMicros)),
+		}
+	}
+	if err := feed(t, ss, append(tx(0x100, 0x200, 0x228), tx(0x300, 0x400, 0x428)...)...); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || s.Acked() != 0x10 {
+		t.Fatalf("%d transactions handed, acked %s: a deferred handler's transactions are not confirmed by themselves", len(got), s.Acked())
+	}
+	// A keepalive while handed transactions are unconfirmed must not skip
+	// past them.
+	if err := feed(t, ss, keepalive(0x500)); err != nil {
+		t.Fatal(err)
+	}
+	if s.Acked() != 0x10 {
+		t.Fatalf("keepalive moved the position to %s over unconfirmed transactions", s.Acked())
+	}
+	s.Ack(0x228)
+	if err := feed(t, ss, keepalive(0x500)); err != nil {
+		t.Fatal(err)
+	}
+	if s.Acked() != 0x228 {
+		t.Fatalf("acked %s after Ack of the first of two transactions", s.Acked())
+	}
+	s.Ack(0x428)
+	if err := feed(t, ss, keepalive(0x500)); err != nil {
+		t.Fatal(err)
+	}
+	if s.Acked() != 0x500 {
+		t.Fatalf("acked %s: with everything confirmed a keepalive moves the position", s.Acked())
+	}
+}

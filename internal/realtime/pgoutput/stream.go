@@ -109,6 +109,11 @@ type Config struct {
 	StatusInterval time.Duration
 	// Logger receives connection events; nil discards them.
 	Logger *slog.Logger
+	// Deferred: a nil from the handler means only that it took the
+	// transaction over; the position is confirmed up to what is passed to
+	// Ack. The handler can then queue transactions and deliver them in
+	// batches on another goroutine while the stream reads on.
+	Deferred bool
 }
 
 // Stream delivers committed transactions from a logical replication slot.
@@ -147,6 +152,9 @@ func NewStream(cfg Config, h Handler) (*Stream, error) {
 // transaction whose handler returned nil, or an idle keepalive position.
 // It is what the stream reports as flushed, and where the next Run starts.
 func (s *Stream) Acked() LSN { return LSN(s.acked.Load()) }
+
+// Ack confirms every transaction ending at or before l, with Deferred.
+func (s *Stream) Ack(l LSN) { s.advance(l) }
 
 func (s *Stream) advance(l LSN) {
 	for {
@@ -255,6 +263,8 @@ type session struct {
 	conn *pgconn.PgConn
 	rels *Relations
 	tx   *Tx // open transaction between Begin and Commit, else nil
+	// handed is the end of the last transaction given to the handler.
+	handed LSN
 
 	nextStatus time.Time
 }
@@ -311,11 +321,11 @@ func (ss *session) copyData(ctx context.Context, data []byte) error {
 		if err != nil {
 			return err
 		}
-		if ss.tx == nil {
-			// Between transactions everything the server decoded up to
-			// here has been delivered and handled (the handler runs
-			// synchronously), so its position is safe to confirm; this
-			// lets the slot advance past WAL of unpublished tables.
+		if ss.tx == nil && ss.s.Acked() >= ss.handed {
+			// Between transactions, with everything handed over confirmed,
+			// all the server decoded up to here has been handled, so its
+			// position is safe to confirm; this lets the slot advance past
+			// WAL of unpublished tables.
 			ss.s.advance(ka.ServerWALEnd)
 		}
 		if ka.ReplyRequested {
@@ -456,6 +466,9 @@ func (ss *session) deliver(ctx context.Context, tx *Tx) error {
 	if err := ss.s.handler(ctx, tx); err != nil {
 		return fmt.Errorf("pgoutput: handler for transaction at %s: %w", tx.CommitLSN, err)
 	}
-	ss.s.advance(tx.EndLSN)
+	ss.handed = tx.EndLSN
+	if !ss.s.cfg.Deferred {
+		ss.s.advance(tx.EndLSN)
+	}
 	return nil
 }
