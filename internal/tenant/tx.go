@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -34,9 +35,11 @@ type TxOptions struct {
 	// Rollback ends the transaction with ROLLBACK even on success (Prefer: tx=rollback).
 	Rollback bool
 	// EndInBatch says the handler issues exactly one statement or batch and
-	// needs no verdict after reading it: COMMIT (or ROLLBACK) then travels in
-	// that same round trip, so a request costs one round trip in all. Any
-	// statement after the first fails with ErrTxEnded.
+	// needs no verdict after reading it: the transaction then ends in that
+	// same round trip (the batch runs as one implicit transaction, committed
+	// at its end; with Rollback, BEGIN … ROLLBACK travel with it), so a
+	// request costs one round trip in all. Any statement after the first
+	// fails with ErrTxEnded.
 	EndInBatch bool
 	// Request supplies request.method, request.path and request.headers.
 	Request *http.Request
@@ -53,13 +56,36 @@ var ErrRoleNotAllowed = httpx.E(http.StatusForbidden, CodeRoleNotAllowed, "role 
 // ErrUnavailable is answered when no connection to the project database can be had.
 var ErrUnavailable = httpx.E(http.StatusServiceUnavailable, "database_unavailable", "the project database is unavailable")
 
-// preludeSQL sets the transaction's role and claims. It answers one small
-// row: set_config returns the values it set, which need not travel back.
-const preludeSQL = `select count(*) from (select set_config('role', $1, true), set_config('request.jwt.claims', $2, true),
+// preludeSQL sets the transaction's role and claims, then n more settings
+// ($9 = $10, $11 = $12, …). It answers one small row: set_config returns the
+// values it set, which need not travel back.
+func preludeSQL(n int) string {
+	if n < len(preludes) {
+		return preludes[n]
+	}
+	return buildPrelude(n)
+}
+
+// preludes are the prelude statements for up to three extra settings, the
+// shapes requests use (each is one prepared statement per connection).
+var preludes = [...]string{buildPrelude(0), buildPrelude(1), buildPrelude(2), buildPrelude(3)}
+
+func buildPrelude(n int) string {
+	var b strings.Builder
+	b.WriteString(`select count(*) from (select set_config('role', $1, true), set_config('request.jwt.claims', $2, true),
 	set_config('request.jwt.claim.sub', $3, true), set_config('request.jwt.claim.role', $4, true),
 	set_config('request.jwt.claim.email', $5, true), set_config('request.method', $6, true),
-	set_config('request.path', $7, true), set_config('request.headers', $8, true),
-	(select count(set_config(k, v, true)) from unnest($9::text[], $10::text[]) as s(k, v))) as prelude`
+	set_config('request.path', $7, true), set_config('request.headers', $8, true)`)
+	for i := range n {
+		b.WriteString(", set_config($")
+		b.WriteString(strconv.Itoa(9 + 2*i))
+		b.WriteString(", $")
+		b.WriteString(strconv.Itoa(10 + 2*i))
+		b.WriteString(", true)")
+	}
+	b.WriteString(") as prelude")
+	return b.String()
+}
 
 // ErrTxEnded is returned for a statement issued after an EndInBatch
 // transaction's first round trip.
@@ -90,16 +116,23 @@ func runTx(ctx context.Context, pool *pgxpool.Pool, a *Auth, opt TxOptions, fn f
 		return ErrUnavailable.With(err)
 	}
 	conn := pc.Conn()
-	q := &lazyTx{conn: conn, begin: "begin", args: preludeArgs(a, opt)}
-	if opt.ReadOnly {
+	q := &lazyTx{conn: conn, oneShot: opt.EndInBatch}
+	// With EndInBatch the batch is the whole transaction. Without BEGIN,
+	// PostgreSQL runs the statements up to the batch's one Sync as a single
+	// implicit transaction and commits it there (or rolls it back on an
+	// error), so neither BEGIN nor COMMIT need travel.
+	implicit := opt.EndInBatch && !opt.Rollback
+	switch {
+	case implicit:
+	case opt.ReadOnly:
 		q.begin = "begin read only"
+	default:
+		q.begin = "begin"
 	}
-	if opt.EndInBatch {
-		q.end = "commit"
-		if opt.Rollback {
-			q.end = "rollback"
-		}
+	if opt.EndInBatch && opt.Rollback {
+		q.end = "rollback"
 	}
+	q.sql, q.args = prelude(a, opt, implicit && opt.ReadOnly)
 	defer func() {
 		p := recover()
 		if p != nil || err != nil || opt.Rollback {
@@ -121,7 +154,7 @@ func runTx(ctx context.Context, pool *pgxpool.Pool, a *Auth, opt TxOptions, fn f
 	if err := fn(ctx, q); err != nil {
 		return err
 	}
-	if q.started && q.end == "" && !opt.Rollback {
+	if q.started && !q.oneShot && !opt.Rollback {
 		if _, err := conn.Exec(ctx, "commit"); err != nil {
 			return err
 		}
@@ -129,19 +162,28 @@ func runTx(ctx context.Context, pool *pgxpool.Pool, a *Auth, opt TxOptions, fn f
 	return nil
 }
 
-func preludeArgs(a *Auth, opt TxOptions) []any {
+// prelude returns the prelude statement and its arguments; readOnly adds
+// transaction_read_only (what BEGIN READ ONLY sets) to the settings.
+func prelude(a *Auth, opt TxOptions, readOnly bool) (string, []any) {
 	c := a.Claims
 	method, path, headers := "", "", "{}"
 	if r := opt.Request; r != nil {
 		method, path = r.Method, r.URL.Path
 		headers = headersJSON(r.Header)
 	}
-	keys := make([]string, 0, len(opt.Settings))
-	vals := make([]string, 0, len(opt.Settings))
-	for k, v := range opt.Settings {
-		keys, vals = append(keys, k), append(vals, v)
+	n := len(opt.Settings)
+	if readOnly {
+		n++
 	}
-	return []any{a.Role(), a.claimsJSON(), c.Sub(), a.Role(), c.Email(), method, path, headers, keys, vals}
+	args := make([]any, 8, 8+2*n)
+	args[0], args[1], args[2], args[3], args[4], args[5], args[6], args[7] = a.Role(), a.claimsJSON(), c.Sub(), a.Role(), c.Email(), method, path, headers
+	if readOnly {
+		args = append(args, "transaction_read_only", "on")
+	}
+	for k, v := range opt.Settings {
+		args = append(args, k, v)
+	}
+	return preludeSQL(n), args
 }
 
 // headersJSON is request.headers: the header names lowercased, each
@@ -239,16 +281,20 @@ func compareLower(a, b string) int {
 // lazyTx sends BEGIN and the claims prelude pipelined with the first statement.
 type lazyTx struct {
 	conn    *pgx.Conn
-	begin   string
+	begin   string // "" with an implicit transaction (EndInBatch)
+	sql     string // the prelude
 	args    []any
-	end     string // with EndInBatch: the statement that ends the tx in the first batch
+	end     string // the statement that ends the tx in the first batch, if any
+	oneShot bool   // EndInBatch: the first batch is the whole transaction
 	started bool
 }
 
 func (t *lazyTx) withPrelude(b *pgx.Batch) *pgx.Batch {
-	nb := &pgx.Batch{}
-	nb.Queue(t.begin)
-	nb.Queue(preludeSQL, t.args...)
+	nb := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, len(b.QueuedQueries)+3)}
+	if t.begin != "" {
+		nb.Queue(t.begin)
+	}
+	nb.Queue(t.sql, t.args...)
 	nb.QueuedQueries = append(nb.QueuedQueries, b.QueuedQueries...)
 	if t.end != "" {
 		nb.Queue(t.end)
@@ -259,14 +305,16 @@ func (t *lazyTx) withPrelude(b *pgx.Batch) *pgx.Batch {
 
 func (t *lazyTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
 	if t.started {
-		if t.end != "" {
+		if t.oneShot {
 			return &failedBatch{err: ErrTxEnded}
 		}
 		return t.conn.SendBatch(ctx, b)
 	}
 	br := t.conn.SendBatch(ctx, t.withPrelude(b))
-	if _, err := br.Exec(); err != nil {
-		return &failedBatch{br: br, err: err}
+	if t.begin != "" {
+		if _, err := br.Exec(); err != nil {
+			return &failedBatch{br: br, err: err}
+		}
 	}
 	if _, err := br.Exec(); err != nil {
 		return &failedBatch{br: br, err: err}
@@ -281,7 +329,7 @@ func one(sql string, args []any) *pgx.Batch {
 }
 
 func (t *lazyTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	if t.started && t.end != "" {
+	if t.started && t.oneShot {
 		return pgconn.CommandTag{}, ErrTxEnded
 	}
 	if t.started {
@@ -296,7 +344,7 @@ func (t *lazyTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.Comm
 }
 
 func (t *lazyTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
-	if t.started && t.end != "" {
+	if t.started && t.oneShot {
 		return nil, ErrTxEnded
 	}
 	if t.started {
@@ -317,7 +365,7 @@ func (t *lazyTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row 
 }
 
 func (t *lazyTx) CopyFrom(ctx context.Context, table pgx.Identifier, cols []string, src pgx.CopyFromSource) (int64, error) {
-	if t.end != "" {
+	if t.oneShot {
 		return 0, ErrTxEnded // COPY cannot ride in a batch
 	}
 	if !t.started {

@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/madbase/madbase/internal/httpx"
 	"github.com/madbase/madbase/internal/token"
 )
@@ -231,6 +234,35 @@ func TestEndInBatch(t *testing.T) {
 		_, err := q.Exec(ctx, "insert into public.t values (3)")
 		return err
 	})
+	// Read only: the write is refused, and the setting ends with the
+	// transaction (MaxConns 1: the next one gets the same connection).
+	_ = m.Tx(ctx, svc, TxOptions{EndInBatch: true, ReadOnly: true}, func(ctx context.Context, q Querier) error {
+		_, err := q.Exec(ctx, "insert into public.t values (4)")
+		if pgErr, ok := errors.AsType[*pgconn.PgError](err); !ok || pgErr.Code != "25006" {
+			t.Errorf("write in a read-only transaction: %v, want 25006", err)
+		}
+		return err
+	})
+	// A failing statement rolls back the statements before it in the batch.
+	_ = m.Tx(ctx, svc, TxOptions{EndInBatch: true}, func(ctx context.Context, q Querier) error {
+		b := &pgx.Batch{}
+		b.Queue("insert into public.t values (5)")
+		b.Queue("select 1/0")
+		return q.SendBatch(ctx, b).Close()
+	})
+	err = m.Tx(ctx, svc, TxOptions{}, func(ctx context.Context, q Querier) error {
+		var ro, role string
+		if err := q.QueryRow(ctx, "select current_setting('transaction_read_only'), current_user").Scan(&ro, &role); err != nil {
+			return err
+		}
+		if ro != "off" || role != "service_role" {
+			t.Errorf("next transaction: transaction_read_only=%s role=%s", ro, role)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	var vals []int32
 	rows, _ := pool.Query(ctx, "select v from public.t order by v")
 	for rows.Next() {
@@ -239,6 +271,6 @@ func TestEndInBatch(t *testing.T) {
 		vals = append(vals, v)
 	}
 	if len(vals) != 1 || vals[0] != 1 {
-		t.Fatalf("rows = %v, want [1]: first committed, second refused, third rolled back", vals)
+		t.Fatalf("rows = %v, want [1]: first committed, second refused, third rolled back, fourth read only, fifth failed", vals)
 	}
 }
