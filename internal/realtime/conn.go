@@ -42,7 +42,13 @@ type conn struct {
 	log     *slog.Logger
 	maxPay  int
 
-	out     chan frame
+	// The outbound queue. It holds nothing while idle, and a writer
+	// goroutine exists only while there is something to write: an idle
+	// connection costs its reader goroutine and little else.
+	outMu   sync.Mutex
+	out     []frame
+	spare   []frame
+	writing bool
 	ctx     context.Context
 	cancel  context.CancelFunc
 	dropped atomic.Bool
@@ -88,7 +94,6 @@ func (s *Service) serveWS(w http.ResponseWriter, r *http.Request) error {
 		keyTok:   tenant.APIKey(r),
 		log:      s.log.With("project", a.Project.Ref, "request_id", httpx.RequestID(r.Context())),
 		maxPay:   s.opt.MaxPayload,
-		out:      make(chan frame, s.opt.QueueSize),
 		channels: map[string]*channel{},
 		tokens:   s.opt.RateLimit,
 		last:     time.Now(),
@@ -108,7 +113,6 @@ func (s *Service) serveWS(w http.ResponseWriter, r *http.Request) error {
 
 func (c *conn) run() {
 	defer c.cleanup()
-	go c.writeLoop()
 	idle := time.AfterFunc(c.s.opt.IdleTimeout, func() {
 		c.log.Debug("realtime: closing silent connection")
 		c.close(websocket.StatusNormalClosure, "heartbeat timeout")
@@ -140,12 +144,48 @@ func (c *conn) run() {
 	}
 }
 
-func (c *conn) writeLoop() {
+// send queues f without ever blocking; a full queue drops the connection.
+func (c *conn) send(f frame) {
+	if c.dropped.Load() || c.ctx.Err() != nil {
+		return
+	}
+	c.outMu.Lock()
+	if len(c.out) >= c.s.opt.QueueSize {
+		c.outMu.Unlock()
+		if c.dropped.CompareAndSwap(false, true) {
+			c.s.m.dropped.WithLabelValues(c.project.Ref).Inc()
+			c.log.Warn("realtime: dropping slow consumer", "queue", c.s.opt.QueueSize)
+			go c.close(websocket.StatusTryAgainLater, "slow consumer")
+		}
+		return
+	}
+	c.out = append(c.out, f)
+	start := !c.writing
+	c.writing = true
+	c.outMu.Unlock()
+	c.s.m.messagesOut.WithLabelValues(c.project.Ref).Inc()
+	if start {
+		go c.drain()
+	}
+}
+
+// drain writes the queue in order until it is empty.
+func (c *conn) drain() {
 	for {
-		select {
-		case <-c.ctx.Done():
+		c.outMu.Lock()
+		batch := c.out
+		if len(batch) == 0 || c.ctx.Err() != nil {
+			c.writing = false
+			if cap(c.out) > 64 {
+				// Give a burst's memory back.
+				c.out, c.spare = nil, nil
+			}
+			c.outMu.Unlock()
 			return
-		case f := <-c.out:
+		}
+		c.out, c.spare = c.spare[:0], nil
+		c.outMu.Unlock()
+		for i, f := range batch {
 			typ := websocket.MessageText
 			if f.binary {
 				typ = websocket.MessageBinary
@@ -153,28 +193,14 @@ func (c *conn) writeLoop() {
 			wctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
 			err := c.ws.Write(wctx, typ, f.data)
 			cancel()
+			batch[i] = frame{}
 			if err != nil {
 				c.cancel()
-				return
 			}
 		}
-	}
-}
-
-// send queues f without ever blocking; a full queue drops the connection.
-func (c *conn) send(f frame) {
-	if c.dropped.Load() {
-		return
-	}
-	select {
-	case c.out <- f:
-		c.s.m.messagesOut.WithLabelValues(c.project.Ref).Inc()
-	default:
-		if c.dropped.CompareAndSwap(false, true) {
-			c.s.m.dropped.WithLabelValues(c.project.Ref).Inc()
-			c.log.Warn("realtime: dropping slow consumer", "queue", cap(c.out))
-			go c.close(websocket.StatusTryAgainLater, "slow consumer")
-		}
+		c.outMu.Lock()
+		c.spare = batch[:0]
+		c.outMu.Unlock()
 	}
 }
 
