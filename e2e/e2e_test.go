@@ -178,7 +178,7 @@ func startServer(ctx context.Context, bin, controlURL, dataDir, logPath string) 
 	defer logFile.Close() // the child keeps its own descriptor
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
-		port, err := freePort()
+		port, err := pgtest.FreePort()
 		if err != nil {
 			return nil, err
 		}
@@ -374,15 +374,6 @@ func nodeEnv() []string {
 		)
 	}
 	return env
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func randomHex(n int) string {

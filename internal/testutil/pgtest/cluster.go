@@ -64,7 +64,7 @@ type server struct {
 // to shut down immediately (parent-death signal), and the next Start removes
 // the directory it left behind.
 func Start(ctx context.Context) (*Cluster, error) {
-	return start(ctx, freePort)
+	return start(ctx, FreePort)
 }
 
 // start is Start with the port picker passed in, for tests.
@@ -482,7 +482,9 @@ func alive(pid int) bool {
 	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
-func freePort() (int, error) {
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago, for
+// the servers tests start.
+func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err

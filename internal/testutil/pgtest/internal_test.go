@@ -47,7 +47,7 @@ func TestStartRetriesTakenPort(t *testing.T) {
 		if picks == 1 {
 			return busy, nil
 		}
-		return freePort()
+		return FreePort()
 	})
 	if err != nil {
 		t.Fatal(err)

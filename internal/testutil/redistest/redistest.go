@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/madbase/madbase/internal/testutil/pgtest"
 )
 
 // Server is one test's redis-server.
@@ -34,7 +36,7 @@ func Start(t testing.TB) *Server {
 		}
 		t.Fatalf("redis-server: %v", err)
 	}
-	port, err := freePort()
+	port, err := pgtest.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,13 +122,4 @@ func ping(port int) error {
 		return fmt.Errorf("PING answered %q", line)
 	}
 	return nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
