@@ -1,6 +1,7 @@
 package tenant
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -41,6 +42,15 @@ type TxOptions struct {
 	// request costs one round trip in all. Any statement after the first
 	// fails with ErrTxEnded.
 	EndInBatch bool
+	// Hold, with EndInBatch, lets a handler that may need a verdict after
+	// all keep the one round trip: it is a statement that fails exactly when
+	// the verdict is needed (e.g. when the statement left response settings
+	// to validate). It runs after the batch, behind a savepoint, with COMMIT
+	// after it. If it passes, the transaction has committed in the round
+	// trip; if it fails with a database error, the transaction goes back to
+	// the savepoint and stays open, and commits after fn only if fn returns
+	// nil, as without EndInBatch.
+	Hold string
 	// Request supplies request.method, request.path and request.headers.
 	Request *http.Request
 	// Settings are extra transaction-local GUCs (e.g. storage.operation, realtime.topic).
@@ -121,7 +131,8 @@ func runTx(ctx context.Context, pool *pgxpool.Pool, a *Auth, opt TxOptions, fn f
 	// PostgreSQL runs the statements up to the batch's one Sync as a single
 	// implicit transaction and commits it there (or rolls it back on an
 	// error), so neither BEGIN nor COMMIT need travel.
-	implicit := opt.EndInBatch && !opt.Rollback
+	// A hold needs a savepoint, so a transaction block.
+	implicit := opt.EndInBatch && !opt.Rollback && opt.Hold == ""
 	switch {
 	case implicit:
 	case opt.ReadOnly:
@@ -129,8 +140,11 @@ func runTx(ctx context.Context, pool *pgxpool.Pool, a *Auth, opt TxOptions, fn f
 	default:
 		q.begin = "begin"
 	}
-	if opt.EndInBatch && opt.Rollback {
+	switch {
+	case opt.EndInBatch && opt.Rollback:
 		q.end = "rollback"
+	case opt.EndInBatch && opt.Hold != "":
+		q.hold, q.end = opt.Hold, "commit"
 	}
 	q.sql, q.args = prelude(a, opt, implicit && opt.ReadOnly)
 	defer func() {
@@ -154,7 +168,7 @@ func runTx(ctx context.Context, pool *pgxpool.Pool, a *Auth, opt TxOptions, fn f
 	if err := fn(ctx, q); err != nil {
 		return err
 	}
-	if q.started && !q.oneShot && !opt.Rollback {
+	if q.started && (!q.oneShot || q.held) && !opt.Rollback {
 		if _, err := conn.Exec(ctx, "commit"); err != nil {
 			return err
 		}
@@ -284,10 +298,15 @@ type lazyTx struct {
 	begin   string // "" with an implicit transaction (EndInBatch)
 	sql     string // the prelude
 	args    []any
+	hold    string // TxOptions.Hold
 	end     string // the statement that ends the tx in the first batch, if any
 	oneShot bool   // EndInBatch: the first batch is the whole transaction
 	started bool
+	held    bool // the hold failed: the transaction is open, fn's verdict ends it
 }
+
+// holdSavepoint is where a failed hold returns to.
+const holdSavepoint = "madbase_hold"
 
 func (t *lazyTx) withPrelude(b *pgx.Batch) *pgx.Batch {
 	nb := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, len(b.QueuedQueries)+3)}
@@ -296,6 +315,10 @@ func (t *lazyTx) withPrelude(b *pgx.Batch) *pgx.Batch {
 	}
 	nb.Queue(t.sql, t.args...)
 	nb.QueuedQueries = append(nb.QueuedQueries, b.QueuedQueries...)
+	if t.hold != "" {
+		nb.Queue("savepoint " + holdSavepoint)
+		nb.Queue(t.hold)
+	}
 	if t.end != "" {
 		nb.Queue(t.end)
 	}
@@ -319,7 +342,70 @@ func (t *lazyTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
 	if _, err := br.Exec(); err != nil {
 		return &failedBatch{br: br, err: err}
 	}
+	if t.hold != "" {
+		return &heldBatch{BatchResults: br, t: t, ctx: ctx, left: len(b.QueuedQueries)}
+	}
 	return br
+}
+
+// heldBatch reads the savepoint and the hold after the caller's results.
+type heldBatch struct {
+	pgx.BatchResults
+	t      *lazyTx
+	ctx    context.Context
+	left   int // the caller's results not yet read
+	closed bool
+	err    error
+}
+
+func (h *heldBatch) Exec() (pgconn.CommandTag, error) {
+	h.left--
+	return h.BatchResults.Exec()
+}
+
+func (h *heldBatch) Query() (pgx.Rows, error) {
+	h.left--
+	return h.BatchResults.Query()
+}
+
+func (h *heldBatch) QueryRow() pgx.Row {
+	h.left--
+	return h.BatchResults.QueryRow()
+}
+
+func (h *heldBatch) Close() error {
+	if h.closed {
+		return h.err
+	}
+	h.closed = true
+	var err error
+	for ; h.left > 0 && err == nil; h.left-- {
+		_, err = h.BatchResults.Exec()
+	}
+	if err == nil {
+		_, err = h.BatchResults.Exec() // savepoint
+	}
+	var holdErr error
+	if err == nil {
+		_, holdErr = h.BatchResults.Exec()
+	}
+	cerr := h.BatchResults.Close()
+	var pgErr *pgconn.PgError
+	switch {
+	case err != nil:
+		h.err = err
+	case holdErr != nil && errors.As(holdErr, &pgErr):
+		// The verdict is needed: undo the failed hold and leave the
+		// transaction to fn.
+		if _, err := h.t.conn.Exec(h.ctx, "rollback to savepoint "+holdSavepoint); err != nil {
+			h.err = err
+			break
+		}
+		h.t.held = true
+	default:
+		h.err = cmp.Or(holdErr, cerr)
+	}
+	return h.err
 }
 
 func one(sql string, args []any) *pgx.Batch {

@@ -3,6 +3,7 @@ package tenant
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -272,5 +273,73 @@ func TestEndInBatch(t *testing.T) {
 	}
 	if len(vals) != 1 || vals[0] != 1 {
 		t.Fatalf("rows = %v, want [1]: first committed, second refused, third rolled back, fourth read only, fifth failed", vals)
+	}
+}
+
+func TestHold(t *testing.T) {
+	m := newManager(t, Options{MaxConns: 1})
+	p := provision(t, m, "alpha")
+	ctx := t.Context()
+	pool, _ := m.Pool(ctx, p)
+	if _, err := pool.Exec(ctx, "create table public.t (v int)"); err != nil {
+		t.Fatal(err)
+	}
+	svc := &Auth{Project: p, Claims: token.Claims{"role": "service_role"}}
+	// The hold fails when the statement set hold.me.
+	const hold = `select 1 / (case when current_setting('hold.me', true) = 'yes' then 0 else 1 end)`
+	insert := func(v int, judge bool, verdict error) error {
+		return m.Tx(ctx, svc, TxOptions{EndInBatch: true, Hold: hold}, func(ctx context.Context, q Querier) error {
+			b := &pgx.Batch{}
+			b.Queue("insert into public.t values ($1)", v)
+			b.Queue("select set_config('hold.me', $1, true)", map[bool]string{true: "yes", false: "no"}[judge])
+			br := q.SendBatch(ctx, b)
+			if _, err := br.Exec(); err != nil {
+				_ = br.Close()
+				return err
+			}
+			if err := br.Close(); err != nil {
+				return err
+			}
+			if _, err := q.Exec(ctx, "select 1"); !errors.Is(err, ErrTxEnded) {
+				t.Errorf("statement after the batch: %v, want ErrTxEnded", err)
+			}
+			return verdict
+		})
+	}
+	if err := insert(1, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	// Committed in the round trip: a verdict after it cannot undo it.
+	if err := insert(2, false, errors.New("too late")); err == nil {
+		t.Fatal("verdict error lost")
+	}
+	if err := insert(3, true, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := insert(4, true, errors.New("refused")); err == nil {
+		t.Fatal("verdict error lost")
+	}
+	// A failing statement fails the request whatever the hold.
+	err := m.Tx(ctx, svc, TxOptions{EndInBatch: true, Hold: hold}, func(ctx context.Context, q Querier) error {
+		_, err := q.Exec(ctx, "insert into public.t values (1/0)")
+		return err
+	})
+	if err == nil {
+		t.Fatal("division by zero in the statement was not reported")
+	}
+	var vals []int32
+	rows, _ := pool.Query(ctx, "select v from public.t order by v")
+	for rows.Next() {
+		var v int32
+		_ = rows.Scan(&v)
+		vals = append(vals, v)
+	}
+	if fmt.Sprint(vals) != "[1 2 3]" {
+		t.Fatalf("rows = %v, want [1 2 3]: held back 4 refused, the rest committed", vals)
+	}
+	// Nothing is left open on the one connection.
+	var status string
+	if err := pool.QueryRow(ctx, "select current_setting('hold.me', true)").Scan(&status); err != nil || status != "" {
+		t.Fatalf("hold.me after the transactions: %q %v", status, err)
 	}
 }
