@@ -530,10 +530,19 @@ func (s *Service) execute(q *request) error {
 	u.Path = strings.TrimPrefix(u.Path, prefix)
 	gr.URL = &u
 	// A read-only transaction needs no verdict after its result is read (a
-	// failed check answers an error either way), so it ends in the same round
-	// trip as the statement. Writes keep a separate COMMIT: singular, PUT and
-	// max-affected checks must be able to roll them back.
-	opts := tenant.TxOptions{ReadOnly: q.readOnly, Rollback: q.rollback, EndInBatch: q.readOnly, Request: &gr, Settings: gucs}
+	// failed check answers an error either way), and neither does one that
+	// rolls back anyway, so those end in the same round trip as the
+	// statement. Writes whose only possible verdict is on the response
+	// settings hold their COMMIT on them (holdSQL): it travels in the same
+	// round trip unless a trigger or function set one. Singular, PUT and
+	// max-affected checks keep a separate COMMIT so they can roll back.
+	opts := tenant.TxOptions{ReadOnly: q.readOnly, Rollback: q.rollback, Request: &gr, Settings: gucs}
+	switch {
+	case q.readOnly || q.rollback:
+		opts.EndInBatch = true
+	case !q.judgesResult():
+		opts.EndInBatch, opts.Hold = true, holdSQL
+	}
 	var res result
 	if q.media.Kind == mediaPlan {
 		var plan []byte
@@ -675,6 +684,21 @@ func (q *request) check(res *result) error {
 	}
 	return nil
 }
+
+// judgesResult reports whether check can refuse the statement's result
+// for another reason than the response settings; it must cover every such
+// test in check.
+func (q *request) judgesResult() bool {
+	sr := &q.sreq
+	return q.media.Kind == mediaObject || sr.Kind == sqlgen.Put ||
+		(q.prefs.Handling == "strict" && q.prefs.MaxAffected != nil)
+}
+
+// holdSQL fails (division by zero) when the statement left response.headers
+// or response.status set, so check must validate them before the
+// transaction may commit (tenant.TxOptions.Hold). The divisor is computed
+// from the settings at run time, so the planner cannot fold it.
+const holdSQL = `select 1 / (case when nullif(current_setting('response.headers', true), '') is null and nullif(current_setting('response.status', true), '') is null then 1 else 0 end)`
 
 var errGUCHeaders = restErr(http.StatusInternalServerError, "PGRST111",
 	"response.headers guc must be a JSON array composed of objects with a single key and a string value", nil, nil)

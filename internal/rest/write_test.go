@@ -106,10 +106,29 @@ func TestWrite(t *testing.T) {
 			ExpectedStatus: 201, ExpectedHeaders: map[string]string{"X-Trigger": "fired"}},
 		{Name: "trigger sets response headers (representation)", Method: "POST", Path: "/rest/v1/audited", Headers: rep, Body: map[string]any{"id": 2},
 			ExpectedStatus: 201, ExpectedHeaders: map[string]string{"X-Trigger": "fired"}, Check: jsonEq(`[{"id":2}]`)},
+		{Name: "rows of writes with response headers are committed", Method: "GET", Path: "/rest/v1/audited?order=id", Headers: a, ExpectedStatus: 200,
+			Check: jsonEq(`[{"id":1},{"id":2}]`)},
 		{Name: "error body has no SQL", Method: "POST", Path: "/rest/v1/items", Headers: a, Body: map[string]any{"amount": "lots"}, ExpectedStatus: 400,
 			ExpectedJSON: map[string]any{"code": "22P02"}, NotExpectedContent: []string{"pgrst_", "INSERT", "json_populate"}},
 	})
 	if logs := e.Logs(); strings.Contains(logs, `"level":"ERROR"`) {
 		t.Errorf("client errors were logged as server errors:\n%s", logs)
 	}
+}
+
+// TestWriteInvalidResponseSettings: a write whose trigger sets an invalid
+// response.status is refused and rolled back, although writes otherwise
+// commit in their one round trip (tenant.TxOptions.Hold).
+func TestWriteInvalidResponseSettings(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	a := e.hdr("anon")
+	apitest.Run(t, e.Handler, []apitest.Scenario{
+		{Name: "trigger sets an invalid response status", Method: "POST", Path: "/rest/v1/misreported", Headers: a, Body: map[string]any{"id": 1},
+			ExpectedStatus: 500, ExpectedJSON: map[string]any{"code": "PGRST112"}},
+		{Name: "the write rolled back", Method: "GET", Path: "/rest/v1/misreported", Headers: a, ExpectedStatus: 200, Check: jsonEq(`[]`)},
+		{Name: "a write without response settings commits", Method: "POST", Path: "/rest/v1/teams", Headers: a, Body: map[string]any{"id": 30, "name": "one trip"},
+			ExpectedStatus: 201},
+		{Name: "and its row is there", Method: "GET", Path: "/rest/v1/teams?id=eq.30&select=name", Headers: a, ExpectedStatus: 200, Check: jsonEq(`[{"name":"one trip"}]`)},
+	})
 }

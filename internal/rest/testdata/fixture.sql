@@ -104,6 +104,14 @@ BEGIN
   RETURN NEW;
 END $$;
 CREATE TRIGGER audited_note BEFORE INSERT ON audited FOR EACH ROW EXECUTE FUNCTION audited_note();
+-- ... and one that says something invalid: the write must roll back
+CREATE TABLE misreported (id int PRIMARY KEY);
+CREATE FUNCTION misreported_note() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM set_config('response.status', 'teapot', true);
+  RETURN NEW;
+END $$;
+CREATE TRIGGER misreported_note BEFORE INSERT ON misreported FOR EACH ROW EXECUTE FUNCTION misreported_note();
 
 INSERT INTO countries VALUES (1, 'Japan', 'JP'), (2, 'France', 'FR'), (3, 'Chad', NULL);
 INSERT INTO cities VALUES (1, 'Tokyo', 14000, 1), (2, 'Osaka', 2700, 1), (3, 'Paris', 2100, 2), (4, 'Lyon', 500, 2), (5, 'Nowhere', 10, NULL);
