@@ -12,17 +12,22 @@ import (
 	"time"
 )
 
-type ctxKey int
+type ctxKey struct{}
 
-const (
-	requestIDKey ctxKey = iota
-	infoKey
-)
+// state is what Chain keeps per request, in one allocation: the id, the
+// Info inner layers fill in, and the status recorder.
+type state struct {
+	id   string
+	info Info
+	rec  recorder
+}
 
-// RequestID returns the id given to the request by WithRequestID.
+// RequestID returns the id Chain gave the request.
 func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey).(string)
-	return id
+	if st, ok := ctx.Value(ctxKey{}).(*state); ok {
+		return st.id
+	}
+	return ""
 }
 
 // Info is request metadata filled in by inner layers (which surface and
@@ -37,8 +42,8 @@ type Info struct {
 
 // RequestInfo returns the request's mutable Info (never nil inside Chain).
 func RequestInfo(ctx context.Context) *Info {
-	if i, ok := ctx.Value(infoKey).(*Info); ok {
-		return i
+	if st, ok := ctx.Value(ctxKey{}).(*state); ok {
+		return &st.info
 	}
 	return &Info{}
 }
@@ -104,13 +109,14 @@ func Chain(log *slog.Logger, observe Observer, next http.Handler) http.Handler {
 			id = newID()
 		}
 		w.Header().Set("X-Request-Id", id)
-		info := &Info{}
-		ctx := context.WithValue(r.Context(), requestIDKey, id)
-		ctx = context.WithValue(ctx, infoKey, info)
+		st := &state{id: id, rec: recorder{ResponseWriter: w}}
+		info, rec := &st.info, &st.rec
+		ctx := context.WithValue(r.Context(), ctxKey{}, st)
 		r = r.WithContext(ctx)
-		rec := &recorder{ResponseWriter: w}
-		log.DebugContext(ctx, "request started", "request_id", id, "method", r.Method, "path", r.URL.Path,
-			"remote", r.RemoteAddr, "user_agent", r.UserAgent())
+		if log.Enabled(ctx, slog.LevelDebug) { // spare building the arguments
+			log.DebugContext(ctx, "request started", "request_id", id, "method", r.Method, "path", r.URL.Path,
+				"remote", r.RemoteAddr, "user_agent", r.UserAgent())
+		}
 		defer func() {
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler {
