@@ -3,6 +3,7 @@ package metrics
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -16,6 +17,19 @@ type Metrics struct {
 	Registry *prometheus.Registry
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+	// series caches each label set's counter and histogram, so a request
+	// costs one map lookup rather than label validation and hashing.
+	series sync.Map // seriesKey → *series
+}
+
+type seriesKey struct {
+	surface, route, project string
+	status                  int
+}
+
+type series struct {
+	requests prometheus.Counter
+	latency  prometheus.Observer
 }
 
 // New registers the HTTP collectors and the Go/process ones.
@@ -46,8 +60,16 @@ func (m *Metrics) Observe(surface, route, project string, status int, elapsed ti
 	if route == "" {
 		route = "unmatched"
 	}
-	m.requests.WithLabelValues(surface, route, project, strconv.Itoa(status)).Inc()
-	m.latency.WithLabelValues(surface, route).Observe(elapsed.Seconds())
+	k := seriesKey{surface, route, project, status}
+	s, ok := m.series.Load(k)
+	if !ok {
+		s, _ = m.series.LoadOrStore(k, &series{
+			requests: m.requests.WithLabelValues(surface, route, project, strconv.Itoa(status)),
+			latency:  m.latency.WithLabelValues(surface, route),
+		})
+	}
+	s.(*series).requests.Inc()
+	s.(*series).latency.Observe(elapsed.Seconds())
 }
 
 // Handler serves the registry in Prometheus text format.
