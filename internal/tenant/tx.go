@@ -53,6 +53,8 @@ type TxOptions struct {
 	Hold string
 	// Request supplies request.method, request.path and request.headers.
 	Request *http.Request
+	// Path, when set, is request.path instead of Request's URL path.
+	Path string
 	// Settings are extra transaction-local GUCs (e.g. storage.operation, realtime.topic).
 	Settings map[string]string
 }
@@ -184,6 +186,9 @@ func prelude(a *Auth, opt TxOptions, readOnly bool) (string, []any) {
 	if r := opt.Request; r != nil {
 		method, path = r.Method, r.URL.Path
 		headers = headersJSON(r.Header)
+	}
+	if opt.Path != "" {
+		path = opt.Path
 	}
 	n := len(opt.Settings)
 	if readOnly {
