@@ -17,7 +17,7 @@ import (
 // was loaded with, and the listener that reloads it on NOTIFY pgrst.
 type projectCache struct {
 	ref      string
-	key      string // DB URL + raw settings: a change makes a new cache
+	rawRest  string // the raw "rest" settings: with dbURL, a change makes a new cache
 	settings Settings
 	dbURL    string
 
@@ -28,17 +28,17 @@ type projectCache struct {
 	reloads int
 }
 
-func cacheKey(p *control.Project) string {
-	return p.DBURL + "\x00" + string(p.Settings["rest"])
+// current reports whether c was built from p's database and settings.
+func (c *projectCache) current(p *control.Project) bool {
+	return c.dbURL == p.DBURL && c.rawRest == string(p.Settings["rest"])
 }
 
 // cacheFor returns the project's cache, replacing one built from other
 // settings or another database.
 func (s *Service) cacheFor(p *control.Project) (*projectCache, error) {
-	key := cacheKey(p)
 	s.mu.Lock()
 	c := s.caches[p.Ref]
-	if c != nil && c.key == key {
+	if c != nil && c.current(p) {
 		s.mu.Unlock()
 		return c, nil
 	}
@@ -50,12 +50,12 @@ func (s *Service) cacheFor(p *control.Project) (*projectCache, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if c := s.caches[p.Ref]; c != nil {
-		if c.key == key {
+		if c.current(p) {
 			return c, nil
 		}
 		c.stop()
 	}
-	c = &projectCache{ref: p.Ref, key: key, settings: st, dbURL: p.DBURL}
+	c = &projectCache{ref: p.Ref, rawRest: string(p.Settings["rest"]), settings: st, dbURL: p.DBURL}
 	s.caches[p.Ref] = c
 	return c, nil
 }

@@ -523,12 +523,6 @@ func (s *Service) execute(q *request) error {
 		gucs["timezone"] = q.prefs.Timezone
 	}
 	anon := q.auth.Role() == tenant.RoleAnon
-	// request.path is the path PostgREST sees behind Supabase's gateway
-	// (/table, /rpc/fn), without the /rest/v1 prefix.
-	gr := *q.r
-	u := *q.r.URL
-	u.Path = strings.TrimPrefix(u.Path, prefix)
-	gr.URL = &u
 	// A read-only transaction needs no verdict after its result is read (a
 	// failed check answers an error either way), and neither does one that
 	// rolls back anyway, so those end in the same round trip as the
@@ -536,7 +530,10 @@ func (s *Service) execute(q *request) error {
 	// settings hold their COMMIT on them (holdSQL): it travels in the same
 	// round trip unless a trigger or function set one. Singular, PUT and
 	// max-affected checks keep a separate COMMIT so they can roll back.
-	opts := tenant.TxOptions{ReadOnly: q.readOnly, Rollback: q.rollback, Request: &gr, Settings: gucs}
+	opts := tenant.TxOptions{ReadOnly: q.readOnly, Rollback: q.rollback, Request: q.r, Settings: gucs,
+		// request.path is the path PostgREST sees behind Supabase's
+		// gateway (/table, /rpc/fn), without the /rest/v1 prefix.
+		Path: strings.TrimPrefix(q.r.URL.Path, prefix)}
 	switch {
 	case q.readOnly || q.rollback:
 		opts.EndInBatch = true
@@ -734,7 +731,7 @@ func (q *request) respond(res *result) error {
 		if res.page == 0 {
 			contentRange = "*/" + countText(total)
 		} else {
-			contentRange = fmt.Sprintf("%d-%d/%s", offset, offset+res.page-1, countText(total))
+			contentRange = strconv.FormatInt(offset, 10) + "-" + strconv.FormatInt(offset+res.page-1, 10) + "/" + countText(total)
 		}
 		if total != nil {
 			switch {

@@ -29,6 +29,9 @@ type Settings struct {
 	// ExtraSearchPath follows the profile schema in search_path
 	// (default public, extensions).
 	ExtraSearchPath []string `json:"extra_search_path"`
+
+	// searchPaths is searchPath of each exposed schema, made once.
+	searchPaths map[string]string
 }
 
 const defaultMaxRows = 1000
@@ -53,6 +56,10 @@ func loadSettings(p *control.Project) (Settings, error) {
 	}
 	if s.TxEnd == "" {
 		s.TxEnd = "commit-allow-override"
+	}
+	s.searchPaths = make(map[string]string, len(s.Schemas))
+	for _, n := range s.Schemas {
+		s.searchPaths[n] = s.makeSearchPath(n)
 	}
 	return s, nil
 }
@@ -90,6 +97,13 @@ func (s *Settings) rollback(pref string) (rollback, applied bool) {
 // searchPath renders the search_path GUC PostgREST sets: the profile
 // schema, then the extra ones, each quoted, joined by ", ".
 func (s *Settings) searchPath(profile string) string {
+	if p, ok := s.searchPaths[profile]; ok {
+		return p
+	}
+	return s.makeSearchPath(profile)
+}
+
+func (s *Settings) makeSearchPath(profile string) string {
 	parts := []string{quoteIdent(profile)}
 	for _, e := range s.ExtraSearchPath {
 		parts = append(parts, quoteIdent(e))
