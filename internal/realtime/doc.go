@@ -25,16 +25,27 @@
 // are skipped, not replayed to later subscribers, as on Supabase. A
 // connection dropped as a slow consumer loses what was queued for it.
 //
+// Delivery runs in batches: the stream hands transactions to a queue and
+// reads on; the deliverer takes what has queued up (up to 1,000 row
+// changes), delivers it in commit order and only then confirms its end.
+//
 // RLS: INSERT/UPDATE rows on RLS-enabled tables are re-read by primary key
 // under each subscriber's role and claims, with one query per (table,
-// claims) group per transaction through tenant.Tx; DELETEs are never
-// checked and carry only the primary key on RLS tables.
+// claims) group per batch through tenant.Tx, once the batch's transactions
+// are visible to new snapshots (a commit is streamed before it is);
+// DELETEs are never checked and carry only the primary key on RLS tables.
 //
-// Not done: cross-node fan-out (Redis) — a node serves the channels of its
-// own connections only; column-privilege trimming of payloads; the `select`
-// binding option and the like/ilike/match filter operators.
+// Several nodes (Options.Bus, see cluster.go): broadcast and presence reach
+// every node's clients; one node per project leads (PostgreSQL advisory
+// lock) and streams, and the others follow its transactions over the bus.
+// The guarantee above holds for the leader's clients; the bus (Redis
+// Pub/Sub) is at most once, so a follower that loses its Redis connection
+// misses what was published meanwhile.
+//
+// Not done: column-privilege trimming of payloads; the `select` binding
+// option and the like/ilike/match filter operators.
 //
 // Imports: the standard library, coder/websocket, pgx, prometheus, and the
-// MadBase packages control, tenant, httpx, token, pg and realtime/pgoutput.
-// No other surface.
+// MadBase packages bus, control, tenant, httpx, token, pg and
+// realtime/pgoutput. No other surface.
 package realtime
