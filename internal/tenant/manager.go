@@ -51,6 +51,7 @@ type cached struct {
 type poolEntry struct {
 	url  string
 	pool *pgxpool.Pool
+	rolesCache
 }
 
 // NewManager returns a Manager over store.
@@ -243,11 +244,19 @@ func APIKey(r *http.Request) string {
 
 // Pool returns the project's pool, creating it on first use.
 func (m *Manager) Pool(ctx context.Context, p *control.Project) (*pgxpool.Pool, error) {
+	e, err := m.entry(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	return e.pool, nil
+}
+
+func (m *Manager) entry(ctx context.Context, p *control.Project) (*poolEntry, error) {
 	m.mu.Lock()
 	e := m.pools[p.Ref]
 	if e != nil && e.url == p.DBURL {
 		m.mu.Unlock()
-		return e.pool, nil
+		return e, nil
 	}
 	m.mu.Unlock()
 	cfg, err := pgxpool.ParseConfig(p.DBURL)
@@ -266,12 +275,13 @@ func (m *Manager) Pool(ctx context.Context, p *control.Project) (*pgxpool.Pool, 
 	if e := m.pools[p.Ref]; e != nil {
 		if e.url == p.DBURL {
 			pool.Close()
-			return e.pool, nil
+			return e, nil
 		}
 		go e.pool.Close()
 	}
-	m.pools[p.Ref] = &poolEntry{url: p.DBURL, pool: pool}
-	return pool, nil
+	e = &poolEntry{url: p.DBURL, pool: pool}
+	m.pools[p.Ref] = e
+	return e, nil
 }
 
 // PoolStats reports each open pool's statistics, for metrics.

@@ -112,14 +112,15 @@ func (m *Manager) Tx(ctx context.Context, a *Auth, opt TxOptions, fn func(ctx co
 	if !AllowedRoles[role] {
 		return ErrRoleNotAllowed.With(fmt.Errorf("role %q", role))
 	}
-	pool, err := m.Pool(ctx, a.Project)
+	e, err := m.entry(ctx, a.Project)
 	if err != nil {
 		return ErrUnavailable.With(err)
 	}
-	return runTx(ctx, pool, a, opt, fn)
+	return runTx(ctx, e.pool, a, opt, m.settingsFor(ctx, e, role), fn)
 }
 
-func runTx(ctx context.Context, pool *pgxpool.Pool, a *Auth, opt TxOptions, fn func(ctx context.Context, q Querier) error) (err error) {
+// runTx runs fn as Tx does; roleKV are the role's own settings.
+func runTx(ctx context.Context, pool *pgxpool.Pool, a *Auth, opt TxOptions, roleKV []any, fn func(ctx context.Context, q Querier) error) (err error) {
 	pc, err := pool.Acquire(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -148,7 +149,7 @@ func runTx(ctx context.Context, pool *pgxpool.Pool, a *Auth, opt TxOptions, fn f
 	case opt.EndInBatch && opt.Hold != "":
 		q.hold, q.end = opt.Hold, "commit"
 	}
-	q.sql, q.args = prelude(a, opt, implicit && opt.ReadOnly)
+	q.sql, q.args = prelude(a, opt, implicit && opt.ReadOnly, roleKV)
 	defer func() {
 		p := recover()
 		if p != nil || err != nil || opt.Rollback {
@@ -180,7 +181,7 @@ func runTx(ctx context.Context, pool *pgxpool.Pool, a *Auth, opt TxOptions, fn f
 
 // prelude returns the prelude statement and its arguments; readOnly adds
 // transaction_read_only (what BEGIN READ ONLY sets) to the settings.
-func prelude(a *Auth, opt TxOptions, readOnly bool) (string, []any) {
+func prelude(a *Auth, opt TxOptions, readOnly bool, roleKV []any) (string, []any) {
 	c := a.Claims
 	method, path, headers := "", "", "{}"
 	if r := opt.Request; r != nil {
@@ -190,12 +191,13 @@ func prelude(a *Auth, opt TxOptions, readOnly bool) (string, []any) {
 	if opt.Path != "" {
 		path = opt.Path
 	}
-	n := len(opt.Settings)
+	n := len(opt.Settings) + len(roleKV)/2
 	if readOnly {
 		n++
 	}
 	args := make([]any, 8, 8+2*n)
 	args[0], args[1], args[2], args[3], args[4], args[5], args[6], args[7] = a.Role(), a.claimsJSON(), c.Sub(), a.Role(), c.Email(), method, path, headers
+	args = append(args, roleKV...)
 	if readOnly {
 		args = append(args, "transaction_read_only", "on")
 	}

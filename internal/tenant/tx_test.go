@@ -343,3 +343,57 @@ func TestHold(t *testing.T) {
 		t.Fatalf("hold.me after the transactions: %q %v", status, err)
 	}
 }
+
+func TestRoleSettings(t *testing.T) {
+	m := newManager(t, Options{})
+	p := provision(t, m, "roleset")
+	ctx := t.Context()
+	pool, err := m.Pool(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Bootstrap gave the API roles Supabase's timeouts; a setting for this
+	// database only overrides them, and a custom one travels too.
+	if _, err := pool.Exec(ctx, `do $$ begin
+		execute format('alter role authenticated in database %I set statement_timeout = %L', current_database(), '150ms');
+		execute format('alter role authenticated in database %I set app.flavour = %L', current_database(), 'mint');
+		execute format('alter role service_role in database %I set log_min_messages = %L', current_database(), 'debug1');
+	end $$`); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		// Roles are cluster-wide; the per-database settings go with the
+		// database, but leave nothing behind while it lives.
+		_, _ = pool.Exec(context.Background(), `do $$ begin
+			execute format('alter role authenticated in database %I reset all', current_database());
+			execute format('alter role service_role in database %I reset all', current_database());
+		end $$`)
+	})
+	show := func(role string) (timeout, flavour string, err error) {
+		err = m.Tx(ctx, &Auth{Project: p, Claims: token.Claims{"role": role}}, TxOptions{ReadOnly: true, EndInBatch: true}, func(ctx context.Context, q Querier) error {
+			return q.QueryRow(ctx, `select current_setting('statement_timeout'), coalesce(current_setting('app.flavour', true), '')`).Scan(&timeout, &flavour)
+		})
+		return
+	}
+	for role, want := range map[string][2]string{"anon": {"3s", ""}, "authenticated": {"150ms", "mint"}, "service_role": {"0", ""}} {
+		timeout, flavour, err := show(role)
+		if err != nil {
+			t.Fatalf("%s: %v", role, err)
+		}
+		if timeout != want[0] || flavour != want[1] {
+			t.Errorf("%s: statement_timeout %q app.flavour %q, want %q %q", role, timeout, flavour, want[0], want[1])
+		}
+	}
+	// The timeout is enforced, and the connection is fine afterwards.
+	err = m.Tx(ctx, &Auth{Project: p, Claims: token.Claims{"role": "authenticated"}}, TxOptions{}, func(ctx context.Context, q Querier) error {
+		_, err := q.Exec(ctx, `select pg_sleep(2)`)
+		return err
+	})
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != "57014" {
+		t.Fatalf("a 2s query under a 150ms role timeout: %v", err)
+	}
+	if timeout, _, err := show("authenticated"); err != nil || timeout != "150ms" {
+		t.Fatalf("after the timeout: %q %v", timeout, err)
+	}
+}
