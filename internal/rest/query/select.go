@@ -26,7 +26,7 @@ func (sc *scanner) forest(depth int) ([]SelectItem, *Error) {
 	if depth > maxDepth {
 		return nil, sc.fail("less nesting")
 	}
-	var items []SelectItem
+	items := make([]SelectItem, 0, sc.countItems())
 	for {
 		sc.skipSpaces()
 		if depth > 0 && len(items) == 0 && sc.peek() == ')' {
@@ -49,6 +49,28 @@ func (sc *scanner) forest(depth int) ([]SelectItem, *Error) {
 		}
 		return nil, sc.fail("\",\"", "end of input")
 	}
+}
+
+// countItems estimates how many items this level of the forest holds (one
+// more than its top-level commas), so the slice is allocated once.
+func (sc *scanner) countItems() int {
+	n, depth := 1, 0
+	for _, c := range sc.s[min(sc.i, len(sc.s)):] {
+		switch c {
+		case '(':
+			depth++
+		case ')':
+			if depth == 0 {
+				return n
+			}
+			depth--
+		case ',':
+			if depth == 0 {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 func (sc *scanner) item(depth int) (SelectItem, *Error) {

@@ -108,6 +108,9 @@ func (b *builder) buildTree(root *node, p *query.Params, rootFilters bool) error
 }
 
 func (b *builder) addItems(n *node, items []query.SelectItem) error {
+	if n.items == nil {
+		n.items = make([]query.SelectItem, 0, len(items))
+	}
 	for _, it := range items {
 		if it.Kind != query.ItemEmbed && it.Kind != query.ItemSpread {
 			if it.Agg != "" && !b.req.Aggregates {

@@ -23,16 +23,19 @@ func (b *builder) read() (string, error) {
 	if err != nil {
 		return "", err
 	}
+	var cnt string
+	if b.req.Count {
+		if cnt, err = b.nodeSQL(root, nil, true, 0); err != nil {
+			return "", err
+		}
+	}
 	var sb strings.Builder
+	sb.Grow(len(src) + len(cnt) + 512) // 512: the rest of this statement
 	sb.WriteString("WITH pgrst_source AS (")
 	sb.WriteString(src)
 	sb.WriteString(")")
 	total := "NULL::int8"
 	if b.req.Count {
-		cnt, err := b.nodeSQL(root, nil, true, 0)
-		if err != nil {
-			return "", err
-		}
 		sb.WriteString(", pgrst_source_count AS (")
 		sb.WriteString(cnt)
 		sb.WriteString(")")

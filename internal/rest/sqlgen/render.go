@@ -220,6 +220,17 @@ func (b *builder) nodeSQL(n, parent *node, count bool, maxRows int64) (string, e
 	}
 
 	var sb strings.Builder
+	size := 128 + len(n.from) // keywords, ORDER BY, LIMIT: grown past it if need be
+	for _, e := range sel {
+		size += len(e.sql) + 2
+	}
+	for _, j := range joins {
+		size += len(j) + 1
+	}
+	for _, w := range where {
+		size += len(w) + 5
+	}
+	sb.Grow(size)
 	sb.WriteString("SELECT ")
 	if count {
 		sb.WriteString("1")
