@@ -457,7 +457,7 @@ func mediaType(r *http.Request) string {
 func tableBody(r *http.Request, body []byte) ([]byte, []string, error) {
 	switch mt := mediaType(r); mt {
 	case "application/json", "application/vnd.pgrst.object+json", "application/vnd.pgrst.object", "application/vnd.pgrst.array+json":
-		if !json.Valid(body) {
+		if !validJSON(body) {
 			return nil, nil, restErr(http.StatusBadRequest, "PGRST102", "Empty or invalid json", nil, nil)
 		}
 		return body, nil, nil
@@ -479,7 +479,7 @@ func callBody(r *http.Request, body []byte) ([]byte, []string, schema.BodyKind, 
 		if len(bytes.TrimSpace(body)) == 0 {
 			body = []byte("{}")
 		}
-		if !json.Valid(body) {
+		if !validJSON(body) {
 			return nil, nil, 0, restErr(http.StatusBadRequest, "PGRST102", "Empty or invalid json", nil, nil)
 		}
 		names, err := sqlgen.PayloadColumns(body)
