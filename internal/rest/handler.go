@@ -429,7 +429,7 @@ func (s *Service) readBody(r *http.Request) ([]byte, error) {
 	if r.Body == nil {
 		return nil, nil
 	}
-	b, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, s.bodyLimit))
+	b, err := readAll(http.MaxBytesReader(nil, r.Body, s.bodyLimit), r.ContentLength)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -438,6 +438,30 @@ func (s *Service) readBody(r *http.Request) ([]byte, error) {
 		return nil, restErr(http.StatusBadRequest, "PGRST102", "Could not read the request body", nil, nil).With(err)
 	}
 	return b, nil
+}
+
+// readAll is io.ReadAll with the buffer sized from hint, the request's
+// Content-Length (trusted up to 1 MiB), so a body is read without
+// regrowing the buffer.
+func readAll(rd io.Reader, hint int64) ([]byte, error) {
+	size := 512
+	if hint > 0 {
+		size = int(min(hint, 1<<20)) + 1 // +1: room to see EOF without growing
+	}
+	b := make([]byte, 0, size)
+	for {
+		n, err := rd.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err != nil {
+			if err == io.EOF {
+				err = nil
+			}
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+	}
 }
 
 func mediaType(r *http.Request) string {
