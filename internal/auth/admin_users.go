@@ -212,10 +212,7 @@ func (s *Service) adminCreateUser(w http.ResponseWriter, r *http.Request, c *cal
 		if err := audit(ctx, tx, c, u, "user_signedup", "team", map[string]any{"provider": provider, "via": "admin"}); err != nil {
 			return err
 		}
-		if u, err = userByID(ctx, tx, u.ID); err != nil {
-			return err
-		}
-		if u, err = withIdentities(ctx, tx, u); err != nil {
+		if u, err = fullUser(ctx, tx, u.ID); err != nil {
 			return err
 		}
 		out = u.json()
@@ -571,10 +568,7 @@ func (s *Service) generateLink(w http.ResponseWriter, r *http.Request, c *call) 
 		if err != nil {
 			return err
 		}
-		if u, err = userByID(ctx, tx, u.ID); err != nil {
-			return err
-		}
-		if u, err = withIdentities(ctx, tx, u); err != nil {
+		if u, err = fullUser(ctx, tx, u.ID); err != nil {
 			return err
 		}
 		b, _ := json.Marshal(u.json())

@@ -96,6 +96,15 @@ func userByID(ctx context.Context, q querier, id string) (*user, error) {
 	return findUser(ctx, q, "id = $1", id)
 }
 
+// fullUser loads a user with its identities, as GoTrue answers it.
+func fullUser(ctx context.Context, q querier, id string) (*user, error) {
+	u, err := userByID(ctx, q, id)
+	if err != nil {
+		return nil, err
+	}
+	return withIdentities(ctx, q, u)
+}
+
 // userByEmail finds a (non-SSO) user by lowercased email and audience.
 func userByEmail(ctx context.Context, q querier, email, aud string) (*user, error) {
 	return findUser(ctx, q, "lower(email) = $1 and aud = $2 and not is_sso_user", email, aud)
@@ -279,11 +288,7 @@ func createUser(ctx context.Context, tx pgx.Tx, n newUser) (*user, error) {
 			return nil, fmt.Errorf("auth: insert identity: %w", err)
 		}
 	}
-	u, err := userByID(ctx, tx, n.ID)
-	if err != nil {
-		return nil, err
-	}
-	return withIdentities(ctx, tx, u)
+	return fullUser(ctx, tx, n.ID)
 }
 
 // markEmailVerified records a confirmed email in user_metadata and the

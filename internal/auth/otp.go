@@ -3,7 +3,6 @@ package auth
 import (
 	"errors"
 	"net/http"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -42,7 +41,7 @@ func (s *Service) otp(w http.ResponseWriter, r *http.Request, c *call) error {
 	if err != nil {
 		return err
 	}
-	if err := s.limitIP(c, "otp", limitOr(c.st.RateLimitOTP, 30), 5*time.Minute, 30); err != nil {
+	if err := s.limitOTP(c); err != nil {
 		return err
 	}
 	ctx := r.Context()
@@ -102,7 +101,7 @@ func (s *Service) recover(w http.ResponseWriter, r *http.Request, c *call) error
 	if err != nil {
 		return err
 	}
-	if err := s.limitIP(c, "otp", limitOr(c.st.RateLimitOTP, 30), 5*time.Minute, 30); err != nil {
+	if err := s.limitOTP(c); err != nil {
 		return err
 	}
 	ctx := r.Context()
@@ -154,7 +153,7 @@ func (s *Service) resend(w http.ResponseWriter, r *http.Request, c *call) error 
 	if err != nil {
 		return err
 	}
-	if err := s.limitIP(c, "otp", limitOr(c.st.RateLimitOTP, 30), 5*time.Minute, 30); err != nil {
+	if err := s.limitOTP(c); err != nil {
 		return err
 	}
 	ctx := r.Context()
@@ -243,10 +242,7 @@ func (s *Service) invite(w http.ResponseWriter, r *http.Request, c *call) error 
 		if err := s.sendOTP(ctx, tx, c, u, kindInvite, redirect, nil); err != nil {
 			return err
 		}
-		if u, err = userByID(ctx, tx, u.ID); err != nil {
-			return err
-		}
-		if u, err = withIdentities(ctx, tx, u); err != nil {
+		if u, err = fullUser(ctx, tx, u.ID); err != nil {
 			return err
 		}
 		out = u.json()

@@ -198,6 +198,17 @@ func (s *Service) limitIP(c *call, bucket string, n int, window time.Duration, b
 	return nil
 }
 
+// limitOTP is the per-IP limit on everything that sends a one-time code or
+// link (sign-up, magic link, OTP, recovery, resend, email change).
+func (s *Service) limitOTP(c *call) error {
+	return s.limitIP(c, "otp", limitOr(c.st.RateLimitOTP, 30), 5*time.Minute, 30)
+}
+
+// limitVerify is the per-IP limit on checking one-time codes and links.
+func (s *Service) limitVerify(c *call) error {
+	return s.limitIP(c, "verify", limitOr(c.st.RateLimitVerify, 30), 5*time.Minute, 30)
+}
+
 // audit writes one auth.audit_log_entries row, GoTrue's payload shape.
 func audit(ctx context.Context, q querier, c *call, actor *user, action, logType string, traits map[string]any) error {
 	payload := map[string]any{"action": action, "log_type": logType, "actor_via_sso": false}

@@ -107,11 +107,8 @@ func (s *Service) issueSession(ctx context.Context, tx pgx.Tx, c *call, u *user,
 // sessionFor reloads the user and mints an access token for session sid
 // with refresh token rt.
 func (s *Service) sessionFor(ctx context.Context, q querier, c *call, userID, sid, rt string) (*sessionJSON, error) {
-	u, err := userByID(ctx, q, userID)
+	u, err := fullUser(ctx, q, userID)
 	if err != nil {
-		return nil, err
-	}
-	if u, err = withIdentities(ctx, q, u); err != nil {
 		return nil, err
 	}
 	rows, err := q.Query(ctx, `select authentication_method, extract(epoch from created_at)::bigint

@@ -50,7 +50,7 @@ func (s *Service) signup(w http.ResponseWriter, r *http.Request, c *call) error 
 	if req.Phone != "" {
 		return bad("phone_provider_disabled", "Phone signups are disabled")
 	}
-	if err := s.limitIP(c, "otp", limitOr(c.st.RateLimitOTP, 30), 5*time.Minute, 30); err != nil {
+	if err := s.limitOTP(c); err != nil {
 		return err
 	}
 	email, err := normalEmail(req.Email)
@@ -99,10 +99,7 @@ func (s *Service) signup(w http.ResponseWriter, r *http.Request, c *call) error 
 			if err := audit(ctx, tx, c, u, "user_confirmation_requested", "user", map[string]any{"provider": "email"}); err != nil {
 				return err
 			}
-			if u, err = userByID(ctx, tx, u.ID); err != nil {
-				return err
-			}
-			if u, err = withIdentities(ctx, tx, u); err != nil {
+			if u, err = fullUser(ctx, tx, u.ID); err != nil {
 				return err
 			}
 			bare = u.json()
@@ -132,10 +129,7 @@ func (s *Service) signup(w http.ResponseWriter, r *http.Request, c *call) error 
 		if err := audit(ctx, tx, c, u, "user_confirmation_requested", "user", map[string]any{"provider": "email"}); err != nil {
 			return err
 		}
-		if u, err = userByID(ctx, tx, u.ID); err != nil {
-			return err
-		}
-		if u, err = withIdentities(ctx, tx, u); err != nil {
+		if u, err = fullUser(ctx, tx, u.ID); err != nil {
 			return err
 		}
 		bare = u.json()

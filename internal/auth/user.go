@@ -96,7 +96,7 @@ func (s *Service) putUser(w http.ResponseWriter, r *http.Request, c *call) error
 		return err
 	}
 	if newEmail != "" {
-		if err := s.limitIP(c, "otp", limitOr(c.st.RateLimitOTP, 30), 5*time.Minute, 30); err != nil {
+		if err := s.limitOTP(c); err != nil {
 			return err
 		}
 	}
@@ -143,11 +143,8 @@ func (s *Service) putUser(w http.ResponseWriter, r *http.Request, c *call) error
 				return err
 			}
 		}
-		fresh, err := userByID(ctx, tx, u.ID)
+		fresh, err := fullUser(ctx, tx, u.ID)
 		if err != nil {
-			return err
-		}
-		if fresh, err = withIdentities(ctx, tx, fresh); err != nil {
 			return err
 		}
 		out = fresh.json()

@@ -213,7 +213,7 @@ func (s *Service) verifyPost(w http.ResponseWriter, r *http.Request, c *call) er
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	if err := s.limitIP(c, "verify", limitOr(c.st.RateLimitVerify, 30), 5*time.Minute, 30); err != nil {
+	if err := s.limitVerify(c); err != nil {
 		return err
 	}
 	switch {
@@ -248,7 +248,7 @@ func (s *Service) verifyGet(w http.ResponseWriter, r *http.Request, c *call) err
 	if typ == "" {
 		return validation("Verify requires a verification type")
 	}
-	if err := s.limitIP(c, "verify", limitOr(c.st.RateLimitVerify, 30), 5*time.Minute, 30); err != nil {
+	if err := s.limitVerify(c); err != nil {
 		return err
 	}
 	redirect := redirectTo(c)
