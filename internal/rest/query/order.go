@@ -2,11 +2,16 @@ package query
 
 // ParseOrder parses the value of order=.
 func ParseOrder(v string) ([]OrderTerm, error) {
-	sc := newScanner("order", v)
-	var out []OrderTerm
+	return commaList(newScanner("order", v), (*scanner).orderTerm)
+}
+
+// commaList parses item, item, … (spaces allowed around the commas) up to
+// the end of input.
+func commaList[T any](sc *scanner, item func(*scanner) (T, *Error)) ([]T, error) {
+	var out []T
 	for {
 		sc.skipSpaces()
-		t, err := sc.orderTerm()
+		t, err := item(sc)
 		if err != nil {
 			return nil, err
 		}
@@ -85,22 +90,5 @@ func (sc *scanner) orderTerm() (OrderTerm, *Error) {
 // ParseColumns parses columns= / on_conflict= (comma-separated names,
 // quoted or not).
 func ParseColumns(what, v string) ([]string, error) {
-	sc := newScanner(what, v)
-	var out []string
-	for {
-		sc.skipSpaces()
-		n, err := sc.name()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, n)
-		sc.skipSpaces()
-		if sc.accept(",") {
-			continue
-		}
-		if sc.eof() {
-			return out, nil
-		}
-		return nil, sc.fail("\",\"", "end of input")
-	}
+	return commaList(newScanner(what, v), (*scanner).name)
 }
