@@ -88,12 +88,12 @@ func (t *tusStore) lock(ctx context.Context, key string) (func(), error) {
 
 func (t *tusStore) load(ref, id string) (*tusInfo, int64, error) {
 	if !isUUID(id) {
-		return nil, 0, serr(404, "NoSuchUpload", "Not Found", "Upload not found")
+		return nil, 0, errNoUpload()
 	}
 	ip, pp := t.paths(ref, id)
 	raw, err := os.ReadFile(ip)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, 0, serr(404, "NoSuchUpload", "Not Found", "Upload not found")
+		return nil, 0, errNoUpload()
 	}
 	if err != nil {
 		return nil, 0, err
@@ -337,21 +337,49 @@ func (c *call) tusCreate(w http.ResponseWriter, signed bool) error {
 	return nil
 }
 
+// errNoUpload answers for an upload that does not exist or is not the
+// caller's: the two are indistinguishable on purpose.
+func errNoUpload() error { return serr(404, "NoSuchUpload", "Not Found", "Upload not found") }
+
 // tusOwn refuses a request whose token names another user than the one who
 // created the upload.
 func (c *call) tusOwn(info *tusInfo) error {
 	if sub := c.a.Claims.Sub(); sub != "" && info.Owner != "" && sub != info.Owner && !c.a.IsService() {
-		return serr(404, "NoSuchUpload", "Not Found", "Upload not found")
+		return errNoUpload()
 	}
 	return nil
 }
 
-func (c *call) tusHead(w http.ResponseWriter, id string) error {
+// tusFind loads the caller's upload id.
+func (c *call) tusFind(id string) (*tusInfo, int64, error) {
 	info, off, err := c.s.tus.load(c.a.Project.Ref, id)
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
 	if err := c.tusOwn(info); err != nil {
+		return nil, 0, err
+	}
+	return info, off, nil
+}
+
+// tusOpen is tusFind holding the upload's lock; unlock releases it.
+func (c *call) tusOpen(id string) (info *tusInfo, off int64, unlock func(), err error) {
+	if !isUUID(id) {
+		return nil, 0, nil, errNoUpload()
+	}
+	if unlock, err = c.s.tus.lock(c.r.Context(), c.a.Project.Ref+"/"+id); err != nil {
+		return nil, 0, nil, err
+	}
+	if info, off, err = c.tusFind(id); err != nil {
+		unlock()
+		return nil, 0, nil, err
+	}
+	return info, off, unlock, nil
+}
+
+func (c *call) tusHead(w http.ResponseWriter, id string) error {
+	info, off, err := c.tusFind(id)
+	if err != nil {
 		return err
 	}
 	tusHeaders(w)
@@ -369,21 +397,11 @@ func (c *call) tusPatch(w http.ResponseWriter, id string) error {
 	if err != nil || want < 0 {
 		return errInvalid("Upload-Offset must be a non-negative integer")
 	}
-	if !isUUID(id) {
-		return serr(404, "NoSuchUpload", "Not Found", "Upload not found")
-	}
-	unlock, err := c.s.tus.lock(c.r.Context(), c.a.Project.Ref+"/"+id)
+	info, off, unlock, err := c.tusOpen(id)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	info, off, err := c.s.tus.load(c.a.Project.Ref, id)
-	if err != nil {
-		return err
-	}
-	if err := c.tusOwn(info); err != nil {
-		return err
-	}
 	if want != off {
 		return serr(409, "InvalidRequest", "Conflict", fmt.Sprintf("Upload-Offset %d does not match the current offset %d", want, off))
 	}
@@ -458,21 +476,11 @@ func (c *call) tusFinish(info *tusInfo) error {
 }
 
 func (c *call) tusDelete(w http.ResponseWriter, id string) error {
-	if !isUUID(id) {
-		return serr(404, "NoSuchUpload", "Not Found", "Upload not found")
-	}
-	unlock, err := c.s.tus.lock(c.r.Context(), c.a.Project.Ref+"/"+id)
+	_, _, unlock, err := c.tusOpen(id)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	info, _, err := c.s.tus.load(c.a.Project.Ref, id)
-	if err != nil {
-		return err
-	}
-	if err := c.tusOwn(info); err != nil {
-		return err
-	}
 	c.s.tus.remove(c.a.Project.Ref, id)
 	tusHeaders(w)
 	w.WriteHeader(http.StatusNoContent)
