@@ -1,6 +1,7 @@
 package blob
 
 import (
+	"context"
 	"fmt"
 	"io"
 )
@@ -70,4 +71,21 @@ func (s *sized) probe() error {
 		}
 	}
 	return io.ErrNoProgress
+}
+
+// WithContext returns a reader over r that fails with ctx's error once ctx
+// is done, so a backend's copy stops even while the client is between
+// writes.
+func WithContext(ctx context.Context, r io.Reader) io.Reader { return ctxReader{ctx, r} }
+
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }

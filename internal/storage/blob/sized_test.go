@@ -2,6 +2,7 @@ package blob
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"strings"
@@ -52,5 +53,18 @@ func TestSizedFailsBeforeConsumerStops(t *testing.T) {
 	r = Sized(bytes.NewReader([]byte("hello")), 5)
 	if _, err := io.ReadFull(r, buf); err != nil {
 		t.Fatalf("exact ReadFull err = %v", err)
+	}
+}
+
+func TestWithContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	r := WithContext(ctx, strings.NewReader("abcdef"))
+	p := make([]byte, 3)
+	if n, err := r.Read(p); n != 3 || err != nil {
+		t.Fatalf("read before cancel: %d %v", n, err)
+	}
+	cancel()
+	if n, err := r.Read(p); n != 0 || !errors.Is(err, context.Canceled) {
+		t.Fatalf("read after cancel: %d %v", n, err)
 	}
 }

@@ -103,7 +103,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, co
 		return blob.Info{}, err
 	}
 	h := md5.New()
-	n, err := io.CopyBuffer(io.MultiWriter(f, h), ctxReader{ctx, blob.Sized(r, size)}, make([]byte, copyBufSize))
+	n, err := io.CopyBuffer(io.MultiWriter(f, h), blob.WithContext(ctx, blob.Sized(r, size)), make([]byte, copyBufSize))
 	if err != nil {
 		s.discard(f, tmp)
 		return blob.Info{}, fmt.Errorf("file store: put %q: %w", key, err)
@@ -379,17 +379,4 @@ func (s *Store) Copy(ctx context.Context, src, dst string) error {
 		return fmt.Errorf("file store: copy to %q: %w", dst, err)
 	}
 	return nil
-}
-
-// ctxReader stops a copy once the context is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }

@@ -143,7 +143,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, co
 	}
 	// The reader is wrapped so the client never sees a ReaderAt: that path
 	// would read parts concurrently, holding several parts in memory.
-	body := ctxReader{ctx, blob.Sized(r, size)}
+	body := blob.WithContext(ctx, blob.Sized(r, size))
 	ui, err := s.c.PutObject(ctx, s.bucket, key, body, size, minio.PutObjectOptions{
 		ContentType: contentType,
 		PartSize:    s.partSize,
@@ -313,18 +313,4 @@ func (s *Store) Copy(ctx context.Context, src, dst string) error {
 		return mapErr(err, "copy", src)
 	}
 	return nil
-}
-
-// ctxReader stops an upload once the context is done, even while the
-// client is between requests.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
