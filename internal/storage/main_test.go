@@ -1,30 +1,25 @@
 package storage_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/minio/minio-go/v7"
-	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"github.com/madbase/madbase/internal/testutil/apitest"
 	"github.com/madbase/madbase/internal/testutil/pgtest"
+	"github.com/madbase/madbase/internal/testutil/s3test"
 	"github.com/madbase/madbase/internal/token"
 )
 
@@ -32,7 +27,7 @@ var pg *pgtest.Cluster
 
 func TestMain(m *testing.M) {
 	code := pgtest.Main(m, &pg, apitest.Setup)
-	gw.stop()
+	gw.Stop()
 	os.Exit(code)
 }
 
@@ -48,6 +43,7 @@ type fixture struct {
 	bob     string
 	aliceID string
 	bobID   string
+	bucket  string // the S3 bucket of an s3 fixture
 }
 
 var backendNames = []string{"file", "s3"}
@@ -68,15 +64,15 @@ func newFixture(t *testing.T, backend string) *fixture {
 	e := apitest.New(t, pg, nil)
 	settings := map[string]any{}
 	ref := "st" + strings.ToLower(hex.EncodeToString(randBytes(4)))
+	var bucket string
 	if backend == "s3" {
-		s3 := s3Settings(t)
-		gw.mu.Lock()
-		gw.bucketOf[ref] = s3["bucket"].(string)
-		gw.mu.Unlock()
-		settings["storage"] = map[string]any{"backend": "s3", "s3": s3}
+		bucket = gw.NewBucket(t, "sb-")
+		settings["storage"] = map[string]any{"backend": "s3", "s3": map[string]any{
+			"endpoint": "http://" + gw.Addr(t), "region": s3test.Region, "bucket": bucket,
+			"access_key": s3test.Access, "secret_key": s3test.Secret, "path_style": true}}
 	}
 	p := e.CreateProject(t, ref, settings)
-	f := &fixture{t: t, backend: backend, env: e, p: p, h: e.Handler}
+	f := &fixture{t: t, backend: backend, env: e, p: p, h: e.Handler, bucket: bucket}
 	f.aliceID, f.bobID = uuid(), uuid()
 	f.alice, f.bob = f.userToken(f.aliceID, time.Hour), f.userToken(f.bobID, time.Hour)
 	f.sql(`
@@ -185,12 +181,8 @@ func (f *fixture) blobCount() int {
 		})
 		return n
 	}
-	c := gw.client(f.t)
-	gw.mu.Lock()
-	bucket := gw.bucketOf[f.p.Ref]
-	gw.mu.Unlock()
 	n := 0
-	for o := range c.ListObjects(f.t.Context(), bucket, minio.ListObjectsOptions{Prefix: f.p.Ref + "/", Recursive: true}) {
+	for o := range gw.Client(f.t).ListObjects(f.t.Context(), f.bucket, minio.ListObjectsOptions{Prefix: f.p.Ref + "/", Recursive: true}) {
 		if o.Err != nil {
 			f.t.Fatal(o.Err)
 		}
@@ -259,150 +251,4 @@ func (f *fixture) req(srv *httptest.Server, method, path string, h map[string]st
 	return res
 }
 
-var _ = bytes.NewReader
-var _ = fmt.Sprintf
-
-// --- versitygw, a real S3 server on loopback (see internal/storage/s3's tests) ---
-
-const (
-	gwAccess = "madbase-test-access"
-	gwSecret = "madbase-test-secret-0123456789"
-	gwRegion = "us-east-1"
-)
-
-type gateway struct {
-	once     sync.Once
-	mu       sync.Mutex
-	cmd      *exec.Cmd
-	exited   chan error
-	addr     string
-	dir      string
-	err      error
-	skip     bool
-	bucketOf map[string]string
-}
-
-var gw = &gateway{bucketOf: map[string]string{}}
-
-func (g *gateway) stop() {
-	if g.cmd != nil {
-		_ = g.cmd.Process.Kill()
-		<-g.exited
-	}
-	if g.dir != "" {
-		_ = os.RemoveAll(g.dir)
-	}
-}
-
-func versitygwPath() (string, error) {
-	cache := os.Getenv("MADBASE_CACHE")
-	if cache == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return "", err
-		}
-		cache = filepath.Join(home, ".cache", "madbase")
-	}
-	p := filepath.Join(cache, "bin", "versitygw")
-	if _, err := os.Stat(p); err != nil {
-		if lp, lerr := exec.LookPath("versitygw"); lerr == nil {
-			return lp, nil
-		}
-		return "", fmt.Errorf("versitygw not found at %s nor on PATH (run scripts/versitygw.sh)", p)
-	}
-	return p, nil
-}
-
-func (g *gateway) start() {
-	bin, err := versitygwPath()
-	if err != nil {
-		g.err, g.skip = err, true
-		return
-	}
-	if g.dir, err = os.MkdirTemp("", "madbase-storage-gw-"); err != nil {
-		g.err = err
-		return
-	}
-	for range 3 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			g.err = err
-			return
-		}
-		addr := l.Addr().String()
-		_ = l.Close()
-		cmd := exec.Command(bin, "--port", addr, "--region", gwRegion, "--quiet", "posix", g.dir)
-		cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY_ID="+gwAccess, "ROOT_SECRET_ACCESS_KEY="+gwSecret)
-		var out strings.Builder
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Start(); err != nil {
-			g.err = err
-			return
-		}
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait() }()
-		g.addr = addr
-		if err := g.waitReady(exited); err != nil {
-			_ = cmd.Process.Kill()
-			<-exited
-			g.err = fmt.Errorf("versitygw: %w; output:\n%s", err, out.String())
-			continue
-		}
-		g.cmd, g.exited, g.err = cmd, exited, nil
-		return
-	}
-}
-
-func (g *gateway) raw() (*minio.Client, error) {
-	return minio.New(g.addr, &minio.Options{Creds: credentials.NewStaticV4(gwAccess, gwSecret, ""), Region: gwRegion, BucketLookup: minio.BucketLookupPath})
-}
-
-func (g *gateway) waitReady(exited <-chan error) error {
-	c, err := g.raw()
-	if err != nil {
-		return err
-	}
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case err := <-exited:
-			return fmt.Errorf("exited early: %v", err)
-		default:
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_, err = c.ListBuckets(ctx)
-		cancel()
-		if err == nil {
-			return nil
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return fmt.Errorf("not ready: %v", err)
-}
-
-func (g *gateway) client(t *testing.T) *minio.Client {
-	t.Helper()
-	g.once.Do(g.start)
-	if g.err != nil {
-		if g.skip && os.Getenv("MADBASE_REQUIRE_S3") == "" {
-			t.Skipf("S3 backend skipped: %v; set MADBASE_REQUIRE_S3=1 to make this a failure", g.err)
-		}
-		t.Fatal(g.err)
-	}
-	c, err := g.raw()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
-// s3Settings makes a fresh S3 bucket and returns a project's s3 settings for it.
-func s3Settings(t *testing.T) map[string]any {
-	c := gw.client(t)
-	bucket := "sb-" + hex.EncodeToString(randBytes(6))
-	if err := c.MakeBucket(t.Context(), bucket, minio.MakeBucketOptions{Region: gwRegion}); err != nil {
-		t.Fatal(err)
-	}
-	return map[string]any{"endpoint": "http://" + gw.addr, "region": gwRegion, "bucket": bucket,
-		"access_key": gwAccess, "secret_key": gwSecret, "path_style": true}
-}
+var gw s3test.Gateway // a real S3 server for the s3 backend; stopped by TestMain
