@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -30,12 +29,7 @@ import (
 var pg *pgtest.Cluster
 
 func TestMain(m *testing.M) {
-	flag.Parse()
-	// Fuzzing needs no database.
-	if f := flag.Lookup("test.fuzz"); f != nil && f.Value.String() != "" {
-		os.Exit(m.Run())
-	}
-	if f := flag.Lookup("test.fuzzworker"); f != nil && f.Value.String() == "true" {
+	if pgtest.Fuzzing() { // the fuzz targets need no database
 		os.Exit(m.Run())
 	}
 	os.Exit(pgtest.Main(m, &pg, func(ctx context.Context, c *pgtest.Cluster) error {

@@ -3,7 +3,6 @@ package pgoutput
 import (
 	"context"
 	"errors"
-	"flag"
 	"os"
 	"strings"
 	"sync"
@@ -20,12 +19,7 @@ import (
 var pg *pgtest.Cluster
 
 func TestMain(m *testing.M) {
-	flag.Parse()
-	// Fuzzing runs this binary once per worker and needs no database.
-	if f := flag.Lookup("test.fuzz"); f != nil && f.Value.String() != "" {
-		os.Exit(m.Run())
-	}
-	if f := flag.Lookup("test.fuzzworker"); f != nil && f.Value.String() == "true" {
+	if pgtest.Fuzzing() { // the fuzz targets need no database
 		os.Exit(m.Run())
 	}
 	os.Exit(pgtest.Main(m, &pg, nil))

@@ -2,6 +2,7 @@ package pgtest
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"strings"
@@ -49,6 +50,18 @@ func dbName(seq uint64, test string) string {
 		}
 	}
 	return fmt.Sprintf("t%d_%s", seq, b.String())
+}
+
+// Fuzzing reports whether the test binary runs under go test -fuzz, as
+// the coordinator or one of its workers; a package whose fuzz targets need
+// no database can skip the cluster then. It parses the flags.
+func Fuzzing() bool {
+	flag.Parse()
+	if f := flag.Lookup("test.fuzz"); f != nil && f.Value.String() != "" {
+		return true
+	}
+	f := flag.Lookup("test.fuzzworker")
+	return f != nil && f.Value.String() == "true"
 }
 
 // Main is for TestMain: it starts a cluster, stores it in *c, runs setup (may
