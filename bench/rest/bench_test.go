@@ -28,7 +28,6 @@ import (
 	"github.com/madbase/madbase/internal/rest/query"
 	"github.com/madbase/madbase/internal/rest/schema"
 	"github.com/madbase/madbase/internal/rest/sqlgen"
-	"github.com/madbase/madbase/internal/tenant"
 	"github.com/madbase/madbase/internal/testutil/apitest"
 	"github.com/madbase/madbase/internal/testutil/pgtest"
 )
@@ -56,18 +55,7 @@ func TestMain(m *testing.M) {
 		if err := apitest.Setup(ctx, c); err != nil {
 			return err
 		}
-		return c.CreateTemplate(ctx, template, func(ctx context.Context, url string) error {
-			if _, err := tenant.Bootstrap(ctx, url); err != nil {
-				return err
-			}
-			conn, err := pgx.Connect(ctx, url)
-			if err != nil {
-				return err
-			}
-			defer conn.Close(ctx)
-			_, err = conn.Exec(ctx, fixture)
-			return err
-		})
+		return apitest.CreateFixture(ctx, c, template, fixture)
 	}))
 }
 

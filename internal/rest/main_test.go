@@ -12,9 +12,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/jackc/pgx/v5"
 
-	"github.com/madbase/madbase/internal/tenant"
 	"github.com/madbase/madbase/internal/testutil/apitest"
 	"github.com/madbase/madbase/internal/testutil/pgtest"
 	"github.com/madbase/madbase/internal/token"
@@ -32,18 +30,7 @@ func TestMain(m *testing.M) {
 		if err := apitest.Setup(ctx, c); err != nil {
 			return err
 		}
-		return c.CreateTemplate(ctx, fixtureTemplate, func(ctx context.Context, url string) error {
-			if _, err := tenant.Bootstrap(ctx, url); err != nil {
-				return err
-			}
-			conn, err := pgx.Connect(ctx, url)
-			if err != nil {
-				return err
-			}
-			defer conn.Close(ctx)
-			_, err = conn.Exec(ctx, fixtureSQL)
-			return err
-		})
+		return apitest.CreateFixture(ctx, c, fixtureTemplate, fixtureSQL)
 	}))
 }
 

@@ -11,6 +11,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/madbase/madbase/internal/config"
 	"github.com/madbase/madbase/internal/control"
 	"github.com/madbase/madbase/internal/secret"
@@ -52,6 +53,23 @@ func Setup(ctx context.Context, c *pgtest.Cluster) error {
 		}
 		defer s.Close()
 		_, err = s.Migrate(ctx)
+		return err
+	})
+}
+
+// CreateFixture makes template database name: a bootstrapped tenant
+// database with sql run in it, for a package's fixture schema.
+func CreateFixture(ctx context.Context, c *pgtest.Cluster, name, sql string) error {
+	return c.CreateTemplate(ctx, name, func(ctx context.Context, url string) error {
+		if _, err := tenant.Bootstrap(ctx, url); err != nil {
+			return err
+		}
+		conn, err := pgx.Connect(ctx, url)
+		if err != nil {
+			return err
+		}
+		defer conn.Close(ctx)
+		_, err = conn.Exec(ctx, sql)
 		return err
 	})
 }
