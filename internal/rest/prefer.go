@@ -2,6 +2,7 @@ package rest
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -21,6 +22,15 @@ type prefs struct {
 	Invalid     []string
 }
 
+// pick stores v in dst when it is one of the allowed values.
+func pick(dst *string, v string, allowed ...string) bool {
+	if !slices.Contains(allowed, v) {
+		return false
+	}
+	*dst = v
+	return true
+}
+
 func parsePrefer(h http.Header) prefs {
 	var p prefs
 	seen := map[string]bool{}
@@ -38,35 +48,17 @@ func parsePrefer(h http.Header) prefs {
 			ok := true
 			switch k {
 			case "return":
-				ok = v == "minimal" || v == "headers-only" || v == "representation"
-				if ok {
-					p.Return = v
-				}
+				ok = pick(&p.Return, v, "minimal", "headers-only", "representation")
 			case "count":
-				ok = v == "exact" || v == "planned" || v == "estimated"
-				if ok {
-					p.Count = v
-				}
+				ok = pick(&p.Count, v, "exact", "planned", "estimated")
 			case "resolution":
-				ok = v == "merge-duplicates" || v == "ignore-duplicates"
-				if ok {
-					p.Resolution = v
-				}
+				ok = pick(&p.Resolution, v, "merge-duplicates", "ignore-duplicates")
 			case "missing":
-				ok = v == "default" || v == "null"
-				if ok {
-					p.Missing = v
-				}
+				ok = pick(&p.Missing, v, "default", "null")
 			case "handling":
-				ok = v == "strict" || v == "lenient"
-				if ok {
-					p.Handling = v
-				}
+				ok = pick(&p.Handling, v, "strict", "lenient")
 			case "tx":
-				ok = v == "commit" || v == "rollback"
-				if ok {
-					p.Tx = v
-				}
+				ok = pick(&p.Tx, v, "commit", "rollback")
 			case "timezone":
 				// As PostgREST v14: an unknown zone is an invalid preference
 				// (ignored unless handling=strict), not a database error.
