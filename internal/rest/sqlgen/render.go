@@ -278,19 +278,7 @@ func (b *builder) nodeSQL(n, parent *node, count bool, maxRows int64) (string, e
 			} else {
 				e = b.fieldExpr(n, t.Field)
 			}
-			switch t.Dir {
-			case query.DirAsc:
-				e += " ASC"
-			case query.DirDesc:
-				e += " DESC"
-			}
-			switch t.Nulls {
-			case query.NullsFirst:
-				e += " NULLS FIRST"
-			case query.NullsLast:
-				e += " NULLS LAST"
-			}
-			terms = append(terms, e)
+			terms = append(terms, e+orderTail(t))
 		}
 		sb.WriteString(" ORDER BY ")
 		sb.WriteString(strings.Join(terms, ", "))
@@ -406,4 +394,22 @@ func (b *builder) lateral(n, c *node, count bool) (string, []selectEntry, error)
 		entries = append(entries, selectEntry{sql: "COALESCE(" + a + "." + a + ", '[]') AS " + ident(c.outName())})
 	}
 	return j, entries, nil
+}
+
+// orderTail is an ORDER BY term's direction and nulls placement.
+func orderTail(t query.OrderTerm) string {
+	var s string
+	switch t.Dir {
+	case query.DirAsc:
+		s = " ASC"
+	case query.DirDesc:
+		s = " DESC"
+	}
+	switch t.Nulls {
+	case query.NullsFirst:
+		s += " NULLS FIRST"
+	case query.NullsLast:
+		s += " NULLS LAST"
+	}
+	return s
 }

@@ -323,17 +323,7 @@ func (b *builder) mutationWhere(t *schema.Table) (string, error) {
 			n.order = terms
 			o := make([]string, 0, len(terms))
 			for _, t := range terms {
-				e := b.fieldExpr(n, t.Field)
-				if t.Dir == query.DirDesc {
-					e += " DESC"
-				}
-				switch t.Nulls {
-				case query.NullsFirst:
-					e += " NULLS FIRST"
-				case query.NullsLast:
-					e += " NULLS LAST"
-				}
-				o = append(o, e)
+				o = append(o, b.fieldExpr(n, t.Field)+orderTail(t))
 			}
 			sub += " ORDER BY " + strings.Join(o, ", ")
 		}
