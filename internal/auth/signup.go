@@ -76,6 +76,22 @@ func (s *Service) signup(w http.ResponseWriter, r *http.Request, c *call) error 
 	var sess *sessionJSON
 	var bare any
 	err = tx(ctx, c, func(tx pgx.Tx) error {
+		// confirm mails u a confirmation and answers with u, as GoTrue
+		// does for a sign-up awaiting confirmation.
+		confirm := func(u *user) error {
+			if err := s.sendOTP(ctx, tx, c, u, kindConfirm, redirect, pk); err != nil {
+				return err
+			}
+			if err := audit(ctx, tx, c, u, "user_confirmation_requested", "user", map[string]any{"provider": "email"}); err != nil {
+				return err
+			}
+			u, err := fullUser(ctx, tx, u.ID)
+			if err != nil {
+				return err
+			}
+			bare = u.json()
+			return nil
+		}
 		u, err := userByEmail(ctx, tx, email, "authenticated")
 		switch {
 		case errors.Is(err, errNoUser):
@@ -93,17 +109,7 @@ func (s *Service) signup(w http.ResponseWriter, r *http.Request, c *call) error 
 			return nil
 		default:
 			// Known but unconfirmed: send the confirmation again.
-			if err := s.sendOTP(ctx, tx, c, u, kindConfirm, redirect, pk); err != nil {
-				return err
-			}
-			if err := audit(ctx, tx, c, u, "user_confirmation_requested", "user", map[string]any{"provider": "email"}); err != nil {
-				return err
-			}
-			if u, err = fullUser(ctx, tx, u.ID); err != nil {
-				return err
-			}
-			bare = u.json()
-			return nil
+			return confirm(u)
 		}
 		meta := mergeMeta(req.Data, map[string]any{"sub": "", "email": email, "email_verified": c.st.Autoconfirm, "phone_verified": false})
 		id := newUUID()
@@ -123,17 +129,7 @@ func (s *Service) signup(w http.ResponseWriter, r *http.Request, c *call) error 
 			}
 			return audit(ctx, tx, c, u, "login", "account", map[string]any{"provider": "email"})
 		}
-		if err := s.sendOTP(ctx, tx, c, u, kindConfirm, redirect, pk); err != nil {
-			return err
-		}
-		if err := audit(ctx, tx, c, u, "user_confirmation_requested", "user", map[string]any{"provider": "email"}); err != nil {
-			return err
-		}
-		if u, err = fullUser(ctx, tx, u.ID); err != nil {
-			return err
-		}
-		bare = u.json()
-		return nil
+		return confirm(u)
 	})
 	if err != nil {
 		return err
