@@ -445,8 +445,9 @@ func anyRunning(snap string, txs []*pgoutput.Tx) bool {
 }
 
 // refused reports whether a visibility query failed because of what the
-// claims may do (no grant, a policy that raises or fails on the row, an
-// unknown role) rather than because the database could not answer now
+// claims may do (no grant, a policy that raises, fails on the row, runs
+// past the role's statement_timeout or past a program limit, an unknown
+// role) rather than because the database could not answer now
 // (connection, resources, shutdown, conflicts): the batch is then retried,
 // so nobody misses a change for a transient failure.
 func refused(err error) bool {
@@ -457,8 +458,14 @@ func refused(err error) bool {
 	if !errors.As(err, &pe) || len(pe.Code) < 2 {
 		return false
 	}
+	if pe.Code == "57014" {
+		// query_canceled: the claims' policy ran past the role's
+		// statement_timeout. Retrying would stall the project's stream on
+		// every change for one subscriber's slow policy.
+		return true
+	}
 	switch pe.Code[:2] {
-	case "08", "40", "53", "54", "55", "57", "58", "XX", "HV":
+	case "08", "40", "53", "55", "57", "58", "XX", "HV":
 		return false
 	}
 	return true

@@ -114,6 +114,8 @@ func TestRefused(t *testing.T) {
 		"57P01": false, // admin shutdown
 		"40001": false, // serialization failure
 		"55P03": false, // lock not available
+		"57014": true,  // statement_timeout in a slow policy: not worth stalling the stream
+		"54001": true,  // statement too complex: retrying cannot help
 	} {
 		if got := refused(&pgconn.PgError{Code: code}); got != want {
 			t.Errorf("refused(%s) = %v, want %v", code, got, want)
