@@ -869,20 +869,10 @@ func contentLocation(table, rawQuery string) string {
 	return "/" + table + "?" + strings.Join(pairs, "&")
 }
 
+// escapeUnreserved percent-encodes all but RFC 3986's unreserved
+// characters (what QueryEscape does, but with %20 for a space).
 func escapeUnreserved(s string) string {
-	const hex = "0123456789ABCDEF"
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == '~' {
-			b.WriteByte(c)
-			continue
-		}
-		b.WriteByte('%')
-		b.WriteByte(hex[c>>4])
-		b.WriteByte(hex[c&15])
-	}
-	return b.String()
+	return strings.ReplaceAll(url.QueryEscape(s), "+", "%20")
 }
 
 func (q *request) location(obj string) string {
