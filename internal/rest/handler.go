@@ -481,7 +481,7 @@ func mediaType(r *http.Request) string {
 func tableBody(r *http.Request, body []byte) ([]byte, []string, error) {
 	switch mt := mediaType(r); mt {
 	case "application/json", "application/vnd.pgrst.object+json", "application/vnd.pgrst.object", "application/vnd.pgrst.array+json":
-		if !validJSON(body) {
+		if !json.Valid(body) {
 			return nil, nil, restErr(http.StatusBadRequest, "PGRST102", "Empty or invalid json", nil, nil)
 		}
 		return body, nil, nil
@@ -503,7 +503,7 @@ func callBody(r *http.Request, body []byte) ([]byte, []string, schema.BodyKind, 
 		if len(bytes.TrimSpace(body)) == 0 {
 			body = []byte("{}")
 		}
-		if !validJSON(body) {
+		if !json.Valid(body) {
 			return nil, nil, 0, restErr(http.StatusBadRequest, "PGRST102", "Empty or invalid json", nil, nil)
 		}
 		names, err := sqlgen.PayloadColumns(body)
