@@ -178,28 +178,8 @@ func (b *builder) arg(v any) string {
 	return "$" + strconv.Itoa(len(b.args))
 }
 
-// ident quotes a (qualified) identifier as pgx.Identifier.Sanitize does,
-// in one allocation when no part holds a quote or NUL (the usual case).
-func ident(parts ...string) string {
-	n := len(parts)
-	for _, p := range parts {
-		if strings.ContainsAny(p, "\"\x00") {
-			return pgx.Identifier(parts).Sanitize()
-		}
-		n += len(p) + 2
-	}
-	var b strings.Builder
-	b.Grow(n)
-	for i, p := range parts {
-		if i > 0 {
-			b.WriteByte('.')
-		}
-		b.WriteByte('"')
-		b.WriteString(p)
-		b.WriteByte('"')
-	}
-	return b.String()
-}
+// ident quotes a (qualified) identifier.
+func ident(parts ...string) string { return pgx.Identifier(parts).Sanitize() }
 
 // validType checks a cast target: space-separated words of letters, digits
 // and underscores, optionally followed by [] — nothing that could end the
