@@ -68,34 +68,48 @@ var ErrRoleNotAllowed = httpx.E(http.StatusForbidden, CodeRoleNotAllowed, "role 
 // ErrUnavailable is answered when no connection to the project database can be had.
 var ErrUnavailable = httpx.E(http.StatusServiceUnavailable, "database_unavailable", "the project database is unavailable")
 
-// preludeSQL sets the transaction's role and claims, then n more settings
-// ($9 = $10, $11 = $12, …). It answers one small row: set_config returns the
-// values it set, which need not travel back.
-func preludeSQL(n int) string {
-	if n < len(preludes) {
-		return preludes[n]
+// preludeSQL sets the transaction's role and claims, n more settings
+// ($8 = $9, $10 = $11, …), then transaction_read_only when readOnly. It is
+// one expression over a one-row Result: num_nulls takes every set_config
+// call as an argument and answers one int, so the values set need not
+// travel back, and without an aggregate over a subquery PostgreSQL runs
+// about 24,000 fewer instructions per request (counted with callgrind).
+func preludeSQL(readOnly bool, n int) string {
+	ro := 0
+	if readOnly {
+		ro = 1
 	}
-	return buildPrelude(n)
+	if n < len(preludes[ro]) {
+		return preludes[ro][n]
+	}
+	return buildPrelude(readOnly, n)
 }
 
 // preludes are the prelude statements for up to three extra settings, the
 // shapes requests use (each is one prepared statement per connection).
-var preludes = [...]string{buildPrelude(0), buildPrelude(1), buildPrelude(2), buildPrelude(3)}
+var preludes = [2][4]string{
+	{buildPrelude(false, 0), buildPrelude(false, 1), buildPrelude(false, 2), buildPrelude(false, 3)},
+	{buildPrelude(true, 0), buildPrelude(true, 1), buildPrelude(true, 2), buildPrelude(true, 3)},
+}
 
-func buildPrelude(n int) string {
+func buildPrelude(readOnly bool, n int) string {
 	var b strings.Builder
-	b.WriteString(`select count(*) from (select set_config('role', $1, true), set_config('request.jwt.claims', $2, true),
-	set_config('request.jwt.claim.sub', $3, true), set_config('request.jwt.claim.role', $4, true),
-	set_config('request.jwt.claim.email', $5, true), set_config('request.method', $6, true),
-	set_config('request.path', $7, true), set_config('request.headers', $8, true)`)
+	b.WriteString(`select num_nulls(set_config('role', $1, true), set_config('request.jwt.claims', $2, true),
+	set_config('request.jwt.claim.sub', $3, true), set_config('request.jwt.claim.role', $1, true),
+	set_config('request.jwt.claim.email', $4, true), set_config('request.method', $5, true),
+	set_config('request.path', $6, true), set_config('request.headers', $7, true)`)
 	for i := range n {
 		b.WriteString(", set_config($")
-		b.WriteString(strconv.Itoa(9 + 2*i))
+		b.WriteString(strconv.Itoa(8 + 2*i))
 		b.WriteString(", $")
-		b.WriteString(strconv.Itoa(10 + 2*i))
+		b.WriteString(strconv.Itoa(9 + 2*i))
 		b.WriteString(", true)")
 	}
-	b.WriteString(") as prelude")
+	if readOnly {
+		// Last, so that no role setting can turn it off.
+		b.WriteString(", set_config('transaction_read_only', 'on', true)")
+	}
+	b.WriteString(")")
 	return b.String()
 }
 
@@ -192,19 +206,13 @@ func prelude(a *Auth, opt TxOptions, readOnly bool, roleKV []any) (string, []any
 		path = opt.Path
 	}
 	n := len(opt.Settings) + len(roleKV)/2
-	if readOnly {
-		n++
-	}
-	args := make([]any, 8, 8+2*n)
-	args[0], args[1], args[2], args[3], args[4], args[5], args[6], args[7] = a.Role(), a.claimsJSON(), c.Sub(), a.Role(), c.Email(), method, path, headers
+	args := make([]any, 7, 7+2*n)
+	args[0], args[1], args[2], args[3], args[4], args[5], args[6] = a.Role(), a.claimsJSON(), c.Sub(), c.Email(), method, path, headers
 	args = append(args, roleKV...)
-	if readOnly {
-		args = append(args, "transaction_read_only", "on")
-	}
 	for k, v := range opt.Settings {
 		args = append(args, k, v)
 	}
-	return preludeSQL(n), args
+	return preludeSQL(readOnly, n), args
 }
 
 // headersJSON is request.headers: the header names lowercased, each
