@@ -5,7 +5,10 @@
 //
 //	go test -tags bench -run TestBench -v -timeout 20m ./bench/rest/
 //
-// BENCH_DURATION_MS (default 5000 per scenario and side), BENCH_WORKERS
+// BENCH_DURATION_MS (default 5000 per scenario and side, split into
+// BENCH_ROUNDS short runs, default 10: each round runs every side once, in
+// rotating order, and the ratio reported is the median of the rounds'
+// ratios, so that drift on a shared machine hits both sides), BENCH_WORKERS
 // (default 16 concurrent clients), BENCH_MAX_CONNS (default 10, both pools:
 // the baseline's and MadBase's per-project pool) and BENCH_ONLY (a
 // substring of the scenario names) tune it. Besides the ratio (and whether
