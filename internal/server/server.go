@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -29,6 +30,9 @@ type Server struct {
 	metrics *metrics.Metrics
 	admin   *admin.API
 	mux     *http.ServeMux
+	// raw are the surfaces that parse their whole path themselves, by
+	// prefix; see mountRaw.
+	raw     []rawRoute
 	handler http.Handler
 
 	// workers run until the server's context ends (replication streams,
@@ -98,9 +102,36 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	}))
 	s.handler = httpx.Chain(log, func(r *http.Request, info *httpx.Info, status int, elapsed time.Duration) {
 		s.metrics.Observe(info.Surface, info.Route, info.Project, status, elapsed)
-	}, s.mux)
+	}, http.HandlerFunc(s.route))
 	s.workers = append(s.workers, s.tenants.Watch, s.bootstrapAll)
 	return s, nil
+}
+
+type rawRoute struct {
+	prefix  string
+	handler http.Handler
+}
+
+// mountRaw mounts h for every path under prefix exactly as sent. ServeMux
+// answers a path holding "//", "." or ".." segments with a redirect to its
+// cleaned form, and a client that follows it (fetch re-sends even a POST's
+// body on 307) reaches another object or row than it named; these surfaces
+// read their paths themselves and refuse such names in their own dialect.
+// The mux keeps the prefix too, for its redirect of the bare prefix
+// (/rest/v1 to /rest/v1/).
+func (s *Server) mountRaw(prefix string, h http.Handler) {
+	s.raw = append(s.raw, rawRoute{prefix, h})
+	s.mux.Handle(prefix, h)
+}
+
+func (s *Server) route(w http.ResponseWriter, r *http.Request) {
+	for _, rr := range s.raw {
+		if strings.HasPrefix(r.URL.Path, rr.prefix) {
+			rr.handler.ServeHTTP(w, r)
+			return
+		}
+	}
+	s.mux.ServeHTTP(w, r)
 }
 
 // Handler is the whole HTTP API, for tests.

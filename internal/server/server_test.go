@@ -142,3 +142,29 @@ func TestRedisURL(t *testing.T) {
 		t.Errorf("error %q does not name MADBASE_REDIS_URL", err)
 	}
 }
+
+// TestUncleanPaths: a path with "//", "." or ".." segments reaches the
+// surface as sent, which refuses it in its own dialect, instead of a
+// redirect to the cleaned path (another object or table than the client
+// named).
+func TestUncleanPaths(t *testing.T) {
+	e := apitest.New(t, pg, nil)
+	p := e.CreateProject(t, "alpha", nil)
+	svc := map[string]string{"apikey": p.ServiceRoleKey, "Authorization": "Bearer " + p.ServiceRoleKey}
+	if res, body := apitest.Do(e.Handler, "POST", "/storage/v1/bucket", svc, map[string]any{"name": "b"}); res.StatusCode != 200 {
+		t.Fatalf("create bucket: %d %s", res.StatusCode, body)
+	}
+	invalidKey := map[string]any{"error": "InvalidKey", "statusCode": "400"}
+	noTable := map[string]any{"code": "PGRST125"}
+	apitest.Run(t, e.Handler, []apitest.Scenario{
+		{Method: "POST", Path: "/storage/v1/object/b/a//c", Headers: svc, Body: "x", ExpectedStatus: 400, ExpectedJSON: invalidKey},
+		{Method: "POST", Path: "/storage/v1/object/b/a/../c", Headers: svc, Body: "x", ExpectedStatus: 400, ExpectedJSON: invalidKey},
+		{Method: "PUT", Path: "/storage/v1/object/b/./c", Headers: svc, Body: "x", ExpectedStatus: 400, ExpectedJSON: invalidKey},
+		{Method: "GET", Path: "/storage/v1/object/info/b/a/../c", Headers: svc, ExpectedStatus: 400, ExpectedJSON: map[string]any{"error": "not_found"}},
+		{Method: "GET", Path: "/rest/v1/x/../posts", Headers: svc, ExpectedStatus: 404, ExpectedJSON: noTable},
+		{Method: "POST", Path: "/rest/v1//posts", Headers: svc, Body: map[string]any{}, ExpectedStatus: 404, ExpectedJSON: noTable},
+		{Method: "POST", Path: "/functions/v1/x/../y", Headers: svc, ExpectedStatus: 404, ExpectedJSON: map[string]any{"code": "NOT_FOUND"}},
+		// The bare prefix still redirects to the prefix.
+		{Method: "GET", Path: "/rest/v1", Headers: svc, ExpectedStatus: 307, ExpectedHeaders: map[string]string{"Location": "/rest/v1/"}},
+	})
+}

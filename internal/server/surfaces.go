@@ -11,8 +11,9 @@ import (
 	"github.com/madbase/madbase/internal/storage"
 )
 
-// mountSurfaces builds each client surface and mounts it on s.mux. Each
-// surface adds one call here.
+// mountSurfaces builds each client surface and mounts it on s.mux, or with
+// mountRaw when it routes its whole path itself. Each surface adds one call
+// here.
 func (s *Server) mountSurfaces(ctx context.Context) error {
 	_ = ctx
 
@@ -32,12 +33,12 @@ func (s *Server) mountSurfaces(ctx context.Context) error {
 
 	// storage: Supabase Storage-compatible /storage/v1 (metadata under RLS, file or S3 bytes).
 	st := storage.New(storage.Options{Log: s.log, Tenants: s.tenants, DataDir: s.cfg.DataDir})
-	s.mux.Handle("/storage/v1/", st.Handler())
+	s.mountRaw("/storage/v1/", st.Handler())
 	s.workers = append(s.workers, st.Run)
 
 	// rest: PostgREST-compatible /rest/v1 (one SQL statement per request; schema cache per project).
 	restSvc := rest.New(rest.Options{Log: s.log, Tenants: s.tenants, Metrics: s.metrics.Registry})
-	s.mux.Handle("/rest/v1/", restSvc.Handler())
+	s.mountRaw("/rest/v1/", restSvc.Handler())
 	s.workers = append(s.workers, restSvc.Run)
 
 	// functions: /functions/v1 edge functions (WASI modules on wazero) and their admin endpoints.
@@ -46,7 +47,7 @@ func (s *Server) mountSurfaces(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.mux.Handle("/functions/v1/", fnSvc.Handler())
+	s.mountRaw("/functions/v1/", fnSvc.Handler())
 	fnSvc.MountAdmin(s.admin.Handle)
 	s.workers = append(s.workers, fnSvc.Run)
 
