@@ -432,6 +432,40 @@ func (f *feed) measureLag(ctx context.Context, p *control.Project) {
 	}
 }
 
+// advanceIdleSlots moves each idle project's slot up to the flushed WAL
+// position. A stream that starts after an idle spell skips to the current
+// insert position anyway (run), so the WAL an idle slot would hold back
+// until the next subscriber, without bound, is of no use. A slot that some
+// node streams meanwhile is active, and left alone.
+func (s *Service) advanceIdleSlots(ctx context.Context) {
+	rows, err := s.tenants.Store().Pool().Query(ctx, `select project_ref from control.realtime_slots where idle`)
+	if err != nil {
+		s.log.Warn("realtime: listing idle slots", "err", err)
+		return
+	}
+	refs, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		s.log.Warn("realtime: listing idle slots", "err", err)
+		return
+	}
+	for _, ref := range refs {
+		p, err := s.tenants.Project(ctx, ref)
+		if err != nil || p.Status != control.StatusActive {
+			continue
+		}
+		pool, err := s.tenants.Pool(ctx, p)
+		if err != nil {
+			continue
+		}
+		_, err = pool.Exec(ctx, `select pg_replication_slot_advance(slot_name, pg_current_wal_flush_lsn()) from pg_replication_slots
+			where slot_name = $1 and not active and confirmed_flush_lsn < pg_current_wal_flush_lsn()`, slotName(ref))
+		// 55006: a stream took the slot between the check and the advance.
+		if err != nil && pgerr.Code(err) != "55006" && ctx.Err() == nil {
+			s.log.Warn("realtime: advancing idle slot", "project", ref, "slot", slotName(ref), "err", err)
+		}
+	}
+}
+
 // projectChanged reacts to control-plane changes: a disabled project's
 // connections are closed; a deleted project's stream is stopped and its
 // slot dropped.

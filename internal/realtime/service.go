@@ -54,6 +54,10 @@ type Options struct {
 	// LagWarnBytes logs a warning when a slot falls this far behind;
 	// default 1 GiB.
 	LagWarnBytes int64
+	// IdleAdvance is how often the slots of idle projects (stream stopped,
+	// nobody subscribed) are moved up to the current WAL position, so that
+	// they do not hold WAL the next stream would skip anyway; default 5m.
+	IdleAdvance time.Duration
 	// Bus, when set, connects this node to the others: broadcasts and
 	// presence reach their clients, and one node per project streams
 	// postgres_changes for all (see cluster.go). Nil: single node.
@@ -105,6 +109,7 @@ func New(opt Options) *Service {
 	}
 	def(&opt.IdleTimeout, 60*time.Second)
 	def(&opt.WarmFor, 30*time.Second)
+	def(&opt.IdleAdvance, 5*time.Minute)
 	def(&opt.RetryAfter, 2*time.Second)
 	def(&opt.ResumeDelay, 2*time.Second)
 	def(&opt.LeaderPoll, time.Second)
@@ -187,9 +192,17 @@ func (s *Service) Handler() http.Handler { return s.handler }
 // Run keeps the service's background work (replication streams) alive
 // until ctx ends, then stops the streams, persisting their positions.
 func (s *Service) Run(ctx context.Context) error {
-	<-ctx.Done()
-	s.Close()
-	return nil
+	tick := time.NewTicker(s.opt.IdleAdvance)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			s.Close()
+			return nil
+		case <-tick.C:
+			s.advanceIdleSlots(ctx)
+		}
+	}
 }
 
 // Close stops every stream and closes every connection; it returns when
