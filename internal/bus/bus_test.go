@@ -1,8 +1,12 @@
 package bus
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,7 +17,7 @@ func connect(t *testing.T, url, prefix string) *Redis {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
 	defer cancel()
-	r, err := NewRedis(ctx, url, prefix)
+	r, err := NewRedis(ctx, url, prefix, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +175,7 @@ func TestRedis(t *testing.T) {
 	if _, _, err := b.Subscribe(t.Context(), "x"); err != ErrClosed {
 		t.Fatalf("subscribe after close: %v", err)
 	}
-	if _, err := NewRedis(t.Context(), "not a url", ""); err == nil {
+	if _, err := NewRedis(t.Context(), "not a url", "", nil); err == nil {
 		t.Fatal("bad url accepted")
 	}
 }
@@ -203,4 +207,45 @@ func TestRedisRestart(t *testing.T) {
 			t.Fatal("no message after Redis restarted")
 		}
 	}
+}
+
+// TestRedisLogsJSON: what go-redis reports while Redis is away reaches the
+// server's JSON log, not go-redis's own plain-text lines on stderr.
+func TestRedisLogsJSON(t *testing.T) {
+	srv := redistest.Start(t)
+	var buf syncBuffer
+	log := slog.New(slog.NewJSONHandler(&buf, nil))
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
+	defer cancel()
+	r, err := NewRedis(ctx, srv.URL, "p:", log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	srv.Stop()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(buf.String(), `"level":"WARN","msg":"bus: redis: connection pool: failed to dial`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no go-redis line in the JSON log:\n%s", buf.String())
+		}
+		_ = r.Publish(t.Context(), "x", []byte("a"))
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -3,6 +3,8 @@ package bus
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"strings"
 	"sync"
 
 	"github.com/redis/go-redis/v9"
@@ -21,11 +23,16 @@ type Redis struct {
 }
 
 // NewRedis connects to the Redis at url (redis:// or rediss://) and
-// checks that it answers.
-func NewRedis(ctx context.Context, url, prefix string) (*Redis, error) {
+// checks that it answers. go-redis's own lines (failed dials while Redis is
+// away, pub/sub reconnects) go to log, when not nil, as warnings; its
+// logger is process-wide, so the last log given wins.
+func NewRedis(ctx context.Context, url, prefix string, log *slog.Logger) (*Redis, error) {
 	opt, err := redis.ParseURL(url)
 	if err != nil {
 		return nil, fmt.Errorf("bus: redis url: %w", err)
+	}
+	if log != nil {
+		redis.SetLogger(redisLog{log})
 	}
 	c := redis.NewClient(opt)
 	if err := c.Ping(ctx).Err(); err != nil {
@@ -115,4 +122,12 @@ func (r *Redis) Close() error {
 		_ = ps.Close()
 	}
 	return r.client.Close()
+}
+
+// redisLog puts go-redis's printf-style lines into the JSON log instead of
+// its default plain-text logger on stderr.
+type redisLog struct{ log *slog.Logger }
+
+func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
+	l.log.WarnContext(ctx, "bus: "+strings.TrimSpace(fmt.Sprintf(format, v...)))
 }

@@ -21,7 +21,7 @@ func testBuses(t *testing.T, n int) []bus.Bus {
 	var out []bus.Bus
 	for range n {
 		ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
-		b, err := bus.NewRedis(ctx, url, "test:")
+		b, err := bus.NewRedis(ctx, url, "test:", nil)
 		cancel()
 		if err != nil {
 			t.Fatal(err)

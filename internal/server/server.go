@@ -86,7 +86,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 			s.Close()
 			return nil, fmt.Errorf("control database: %w", err)
 		}
-		rb, err := bus.NewRedis(ctx, cfg.RedisURL, "madbase:"+db+":")
+		rb, err := bus.NewRedis(ctx, cfg.RedisURL, "madbase:"+db+":", log)
 		if err != nil {
 			s.Close()
 			return nil, fmt.Errorf("MADBASE_REDIS_URL: %w", err)
