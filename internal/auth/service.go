@@ -31,6 +31,9 @@ type Options struct {
 	Hasher *password.Hasher
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Limiter keeps the rate-limit budgets; nil means this process's own
+	// buckets (each node of a cluster then has its own).
+	Limiter ratelimit.Allower
 }
 
 // Service serves /auth/v1. Mount it behind tenant.Manager.Guard with Render
@@ -40,7 +43,7 @@ type Service struct {
 	tenants *tenant.Manager
 	public  func(string) string
 	hasher  *password.Hasher
-	limiter *ratelimit.Limiter
+	limiter ratelimit.Allower
 	now     func() time.Time
 	mux     *http.ServeMux
 }
@@ -60,8 +63,11 @@ func New(o Options) (*Service, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Limiter == nil {
+		o.Limiter = ratelimit.New(o.Now)
+	}
 	s := &Service{log: o.Log, tenants: o.Tenants, public: o.PublicURL, hasher: o.Hasher,
-		limiter: ratelimit.New(o.Now), now: o.Now, mux: http.NewServeMux()}
+		limiter: o.Limiter, now: o.Now, mux: http.NewServeMux()}
 	s.routes()
 	return s, nil
 }

@@ -249,3 +249,45 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestTake: the token bucket is one for every node on the Redis (and per
+// prefix), refills with time and reports how long until the next token.
+func TestTake(t *testing.T) {
+	srv := redistest.Start(t)
+	a, b, other := connect(t, srv.URL, "p:"), connect(t, srv.URL, "p:"), connect(t, srv.URL, "q:")
+	ctx := t.Context()
+	take := func(r *Redis, key string, every time.Duration, burst int) (bool, time.Duration) {
+		t.Helper()
+		ok, retry, err := r.Take(ctx, key, every, burst)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok, retry
+	}
+	for i, r := range []*Redis{a, b, a} {
+		if ok, _ := take(r, "k\x00ip", time.Hour, 3); !ok {
+			t.Fatalf("take %d refused within the burst", i+1)
+		}
+	}
+	ok, retry := take(b, "k\x00ip", time.Hour, 3)
+	if ok || retry < 59*time.Minute || retry > time.Hour {
+		t.Fatalf("fourth take: ok %v, retry %s; want refused, about an hour", ok, retry)
+	}
+	if ok, _ := take(other, "k\x00ip", time.Hour, 3); !ok {
+		t.Fatal("another prefix shares the bucket")
+	}
+	if ok, _ := take(a, "k2", 200*time.Millisecond, 1); !ok {
+		t.Fatal("first take of k2 refused")
+	}
+	if ok, _ := take(b, "k2", 200*time.Millisecond, 1); ok {
+		t.Fatal("second take of k2 allowed at once")
+	}
+	time.Sleep(250 * time.Millisecond)
+	if ok, _ := take(b, "k2", 200*time.Millisecond, 1); !ok {
+		t.Fatal("k2 not refilled after its period")
+	}
+	srv.Stop()
+	if _, _, err := a.Take(ctx, "k", time.Second, 1); err == nil {
+		t.Fatal("no error with Redis away")
+	}
+}

@@ -28,6 +28,12 @@ func PerWindow(n int, window time.Duration, burst int) Limit {
 // Unlimited reports whether l lets everything through.
 func (l Limit) Unlimited() bool { return l.Burst <= 0 || l.Every <= 0 }
 
+// Allower decides whether one more request under l may go ahead; retry,
+// when not, is how long until it could. *Limiter is the in-process one.
+type Allower interface {
+	Allow(key string, l Limit) (ok bool, retry time.Duration)
+}
+
 type bucket struct {
 	tokens float64
 	last   time.Time

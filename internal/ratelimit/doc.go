@@ -2,6 +2,7 @@
 // (a project, an endpoint group and a client IP), for surfaces that must
 // answer "too many requests" the way their reference server does.
 //
-// It is a leaf: it may import only the standard library. Buckets live in
-// one process; a cluster of nodes gives each node its own budget.
+// It is a leaf: it may import only the standard library. A Limiter's
+// buckets live in one process; a cluster shares budgets through another
+// Allower (the server's, over Redis).
 package ratelimit

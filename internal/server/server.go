@@ -17,6 +17,7 @@ import (
 	"github.com/madbase/madbase/internal/control"
 	"github.com/madbase/madbase/internal/httpx"
 	"github.com/madbase/madbase/internal/metrics"
+	"github.com/madbase/madbase/internal/ratelimit"
 	"github.com/madbase/madbase/internal/secret"
 	"github.com/madbase/madbase/internal/tenant"
 )
@@ -44,6 +45,9 @@ type Server struct {
 	// bus connects this node to the others (MADBASE_REDIS_URL); nil on a
 	// single node.
 	bus bus.Bus
+	// limiter keeps the surfaces' rate-limit budgets for the whole cluster
+	// (over the bus's Redis); nil on a single node.
+	limiter ratelimit.Allower
 }
 
 // New builds a server: connects to and migrates the control plane, and
@@ -92,6 +96,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 			return nil, fmt.Errorf("MADBASE_REDIS_URL: %w", err)
 		}
 		s.bus = rb
+		s.limiter = newSharedLimiter(rb, log)
 	}
 	if err := s.mountSurfaces(ctx); err != nil {
 		s.Close()

@@ -14,6 +14,7 @@ import (
 	"github.com/madbase/madbase/internal/server"
 	"github.com/madbase/madbase/internal/testutil/apitest"
 	"github.com/madbase/madbase/internal/testutil/pgtest"
+	"github.com/madbase/madbase/internal/testutil/redistest"
 )
 
 var pg *pgtest.Cluster
@@ -167,4 +168,40 @@ func TestUncleanPaths(t *testing.T) {
 		// The bare prefix still redirects to the prefix.
 		{Method: "GET", Path: "/rest/v1", Headers: svc, ExpectedStatus: 307, ExpectedHeaders: map[string]string{"Location": "/rest/v1/"}},
 	})
+}
+
+// TestClusterRateLimits: with MADBASE_REDIS_URL the nodes share one
+// rate-limit budget per client, as a single GoTrue would: a client cannot
+// multiply its allowance by spreading requests over the nodes.
+func TestClusterRateLimits(t *testing.T) {
+	rs := redistest.Start(t)
+	url := rs.URL
+	a := apitest.New(t, pg, map[string]string{"MADBASE_REDIS_URL": url})
+	b := apitest.New(t, pg, map[string]string{"MADBASE_REDIS_URL": url, "MADBASE_DATABASE_URL": a.Config.DatabaseURL})
+	p := a.CreateProject(t, "alpha", map[string]any{"auth": map[string]any{"rate_limit_token_refresh": 3}})
+	h := map[string]string{"apikey": p.AnonKey}
+	login := map[string]any{"email": "nobody@example.com", "password": "wrong-password"}
+	for i, node := range []*apitest.Env{a, b, a, b} {
+		res, body := apitest.Do(node.Handler, "POST", "/auth/v1/token?grant_type=password", h, login)
+		want := http.StatusBadRequest
+		if i == 3 {
+			want = http.StatusTooManyRequests
+		}
+		if res.StatusCode != want {
+			t.Fatalf("login %d: %d %s, want %d", i+1, res.StatusCode, body, want)
+		}
+	}
+	// With Redis away each node keeps a budget of its own, and answers
+	// without waiting long for Redis.
+	rs.Stop()
+	start := time.Now()
+	if res, body := apitest.Do(b.Handler, "POST", "/auth/v1/token?grant_type=password", h, login); res.StatusCode != http.StatusBadRequest {
+		t.Fatalf("login with Redis away: %d %s", res.StatusCode, body)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("login with Redis away took %s", d)
+	}
+	if !strings.Contains(b.Logs(), "using this node's own buckets") {
+		t.Error("the fallback was not logged")
+	}
 }

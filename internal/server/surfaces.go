@@ -24,7 +24,7 @@ func (s *Server) mountSurfaces(ctx context.Context) error {
 	s.shutdown = append(s.shutdown, rt.Shutdown)
 
 	// auth: GoTrue-compatible /auth/v1 (users in the tenant's auth schema).
-	authSvc, err := auth.New(auth.Options{Log: s.log, Tenants: s.tenants, PublicURL: s.cfg.PublicURLFor})
+	authSvc, err := auth.New(auth.Options{Log: s.log, Tenants: s.tenants, PublicURL: s.cfg.PublicURLFor, Limiter: s.limiter})
 	if err != nil {
 		return err
 	}
