@@ -9,5 +9,8 @@
 // misses what was published meanwhile. Callers needing more build it on
 // top (realtime resumes postgres_changes from the replication slot).
 //
+// Redis also keeps token buckets the nodes share (Redis.Take), for
+// cluster-wide rate limits.
+//
 // Imports: the standard library and go-redis. No MadBase package.
 package bus
