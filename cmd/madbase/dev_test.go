@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net"
@@ -10,29 +9,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/madbase/madbase/internal/testutil/syncbuf"
 )
-
-// syncBuffer is a bytes.Buffer safe to write from dev's goroutine while the
-// test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func devFreePort(t *testing.T) int {
 	t.Helper()
@@ -46,7 +27,7 @@ func devFreePort(t *testing.T) int {
 
 // devRun is one running `madbase dev`.
 type devRun struct {
-	stdout, stderr *syncBuffer
+	stdout, stderr *syncbuf.Buffer
 	cancel         context.CancelFunc
 	done           chan int
 	banner         map[string]string // label → value, from the printed banner
@@ -55,7 +36,7 @@ type devRun struct {
 func startDev(t *testing.T, dir string, apiPort, pgPort int) *devRun {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &devRun{stdout: &syncBuffer{}, stderr: &syncBuffer{}, cancel: cancel, done: make(chan int, 1)}
+	r := &devRun{stdout: &syncbuf.Buffer{}, stderr: &syncbuf.Buffer{}, cancel: cancel, done: make(chan int, 1)}
 	args := []string{"-dir", dir, "-addr", "127.0.0.1:" + strconv.Itoa(apiPort), "-pg-port", strconv.Itoa(pgPort)}
 	go func() { r.done <- dev(ctx, args, map[string]string{"MADBASE_LOG_LEVEL": "warn"}, r.stdout, r.stderr) }()
 	t.Cleanup(func() {

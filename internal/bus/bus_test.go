@@ -1,16 +1,15 @@
 package bus
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/madbase/madbase/internal/testutil/redistest"
+	"github.com/madbase/madbase/internal/testutil/syncbuf"
 )
 
 func connect(t *testing.T, url, prefix string) *Redis {
@@ -213,7 +212,7 @@ func TestRedisRestart(t *testing.T) {
 // server's JSON log, not go-redis's own plain-text lines on stderr.
 func TestRedisLogsJSON(t *testing.T) {
 	srv := redistest.Start(t)
-	var buf syncBuffer
+	var buf syncbuf.Buffer
 	log := slog.New(slog.NewJSONHandler(&buf, nil))
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
 	defer cancel()
@@ -230,64 +229,5 @@ func TestRedisLogsJSON(t *testing.T) {
 		}
 		_ = r.Publish(t.Context(), "x", []byte("a"))
 		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// TestTake: the token bucket is one for every node on the Redis (and per
-// prefix), refills with time and reports how long until the next token.
-func TestTake(t *testing.T) {
-	srv := redistest.Start(t)
-	a, b, other := connect(t, srv.URL, "p:"), connect(t, srv.URL, "p:"), connect(t, srv.URL, "q:")
-	ctx := t.Context()
-	take := func(r *Redis, key string, every time.Duration, burst int) (bool, time.Duration) {
-		t.Helper()
-		ok, retry, err := r.Take(ctx, key, every, burst)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return ok, retry
-	}
-	for i, r := range []*Redis{a, b, a} {
-		if ok, _ := take(r, "k\x00ip", time.Hour, 3); !ok {
-			t.Fatalf("take %d refused within the burst", i+1)
-		}
-	}
-	ok, retry := take(b, "k\x00ip", time.Hour, 3)
-	if ok || retry < 59*time.Minute || retry > time.Hour {
-		t.Fatalf("fourth take: ok %v, retry %s; want refused, about an hour", ok, retry)
-	}
-	if ok, _ := take(other, "k\x00ip", time.Hour, 3); !ok {
-		t.Fatal("another prefix shares the bucket")
-	}
-	if ok, _ := take(a, "k2", 200*time.Millisecond, 1); !ok {
-		t.Fatal("first take of k2 refused")
-	}
-	if ok, _ := take(b, "k2", 200*time.Millisecond, 1); ok {
-		t.Fatal("second take of k2 allowed at once")
-	}
-	time.Sleep(250 * time.Millisecond)
-	if ok, _ := take(b, "k2", 200*time.Millisecond, 1); !ok {
-		t.Fatal("k2 not refilled after its period")
-	}
-	srv.Stop()
-	if _, _, err := a.Take(ctx, "k", time.Second, 1); err == nil {
-		t.Fatal("no error with Redis away")
 	}
 }

@@ -116,6 +116,25 @@ func TestCrashAndRestartDeliverEveryChange(t *testing.T) {
 	}
 }
 
+// subscribeThenIdle creates todos, subscribes a client to its inserts on
+// topic, sees one delivered, leaves and waits until the stream has stopped
+// for want of subscribers. It returns the client and the join config.
+func (e *env) subscribeThenIdle(topic string) (*client, map[string]any) {
+	e.t.Helper()
+	e.exec(todosSQL)
+	cfg := pgConfig(map[string]any{"event": "INSERT", "schema": "public", "table": "todos"})
+	c := e.dial("2.0.0", e.p.AnonKey)
+	jr, _ := c.join(topic, cfg, "")
+	e.exec(`insert into todos (id) values (1)`)
+	if ch := c.change(); string(ch.Data.Record["id"]) != "1" {
+		e.t.Fatal(ch)
+	}
+	c.push(jr, topic, "phx_leave", map[string]any{})
+	c.expect("phx_close")
+	e.waitIdle()
+	return c, cfg
+}
+
 // waitIdle waits until the project's stream has stopped for want of
 // subscribers.
 func (e *env) waitIdle() {
@@ -141,17 +160,7 @@ func (e *env) waitIdle() {
 // subscriber still gets what is committed after it joins.
 func TestIdleSlotAdvanced(t *testing.T) {
 	e := newEnv(t, Options{WarmFor: 300 * time.Millisecond})
-	e.exec(todosSQL)
-	cfg := pgConfig(map[string]any{"event": "INSERT", "schema": "public", "table": "todos"})
-	c := e.dial("2.0.0", e.p.AnonKey)
-	jr, _ := c.join("realtime:sweep", cfg, "")
-	e.exec(`insert into todos (id) values (1)`)
-	if ch := c.change(); string(ch.Data.Record["id"]) != "1" {
-		t.Fatal(ch)
-	}
-	c.push(jr, "realtime:sweep", "phx_leave", map[string]any{})
-	c.expect("phx_close")
-	e.waitIdle()
+	c, cfg := e.subscribeThenIdle("realtime:sweep")
 	e.exec(`insert into todos (id) select generate_series(2, 2000)`)
 	conn, err := pgx.Connect(t.Context(), e.tenant)
 	if err != nil {
@@ -197,17 +206,7 @@ func TestIdleSlotAdvanced(t *testing.T) {
 // later subscriber; deleting the project drops its slot.
 func TestIdleSkipAndDeleteDropsSlot(t *testing.T) {
 	e := newEnv(t, Options{WarmFor: 300 * time.Millisecond})
-	e.exec(todosSQL)
-	cfg := pgConfig(map[string]any{"event": "INSERT", "schema": "public", "table": "todos"})
-	c := e.dial("2.0.0", e.p.AnonKey)
-	jr, _ := c.join("realtime:idle", cfg, "")
-	e.exec(`insert into todos (id) values (1)`)
-	if ch := c.change(); string(ch.Data.Record["id"]) != "1" {
-		t.Fatal(ch)
-	}
-	c.push(jr, "realtime:idle", "phx_leave", map[string]any{})
-	c.expect("phx_close")
-	e.waitIdle()
+	c, cfg := e.subscribeThenIdle("realtime:idle")
 	e.exec(`insert into todos (id) values (2)`)
 	c.join("realtime:idle", cfg, "")
 	e.exec(`insert into todos (id) values (3)`)

@@ -18,6 +18,7 @@ import (
 	"github.com/madbase/madbase/internal/server"
 	"github.com/madbase/madbase/internal/tenant"
 	"github.com/madbase/madbase/internal/testutil/pgtest"
+	"github.com/madbase/madbase/internal/testutil/syncbuf"
 )
 
 // Template names Setup creates.
@@ -80,14 +81,12 @@ type Env struct {
 	Server  *server.Server
 	Handler http.Handler
 	Config  *config.Config
-	log     *lockedWriter
+	log     *syncbuf.Buffer
 }
 
 // Logs returns the server's JSON log lines so far.
 func (e *Env) Logs() string {
-	e.log.mu.Lock()
-	defer e.log.mu.Unlock()
-	return e.log.buf.String()
+	return e.log.String()
 }
 
 // New builds a server. extra overrides MADBASE_* variables.
@@ -107,12 +106,12 @@ func New(t testing.TB, pg *pgtest.Cluster, extra map[string]string) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lw := &lockedWriter{}
-	lw.w = &lw.buf
+	lw := &syncbuf.Buffer{}
+	var w io.Writer = lw
 	if os.Getenv("APITEST_LOG") != "" {
-		lw.w = io.MultiWriter(&lw.buf, os.Stderr)
+		w = io.MultiWriter(lw, os.Stderr)
 	}
-	log := slog.New(slog.NewJSONHandler(lw, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	log := slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	srv, err := server.New(context.Background(), cfg, log)
 	if err != nil {
 		t.Fatal(err)

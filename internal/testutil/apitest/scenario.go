@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 )
 
@@ -116,16 +115,4 @@ func Run(t *testing.T, h http.Handler, scenarios []Scenario) {
 	for _, s := range scenarios {
 		s.Run(t, h)
 	}
-}
-
-type lockedWriter struct {
-	mu  sync.Mutex
-	w   io.Writer
-	buf strings.Builder
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
