@@ -75,22 +75,23 @@ var ErrUnavailable = httpx.E(http.StatusServiceUnavailable, "database_unavailabl
 // travel back, and without an aggregate over a subquery PostgreSQL runs
 // about 24,000 fewer instructions per request (counted with callgrind).
 func preludeSQL(readOnly bool, n int) string {
-	ro := 0
-	if readOnly {
-		ro = 1
-	}
-	if n < len(preludes[ro]) {
-		return preludes[ro][n]
+	if n < len(preludes[0]) {
+		if readOnly {
+			return preludes[1][n]
+		}
+		return preludes[0][n]
 	}
 	return buildPrelude(readOnly, n)
 }
 
 // preludes are the prelude statements for up to three extra settings, the
 // shapes requests use (each is one prepared statement per connection).
-var preludes = [2][4]string{
-	{buildPrelude(false, 0), buildPrelude(false, 1), buildPrelude(false, 2), buildPrelude(false, 3)},
-	{buildPrelude(true, 0), buildPrelude(true, 1), buildPrelude(true, 2), buildPrelude(true, 3)},
-}
+var preludes = func() (p [2][4]string) {
+	for n := range 4 {
+		p[0][n], p[1][n] = buildPrelude(false, n), buildPrelude(true, n)
+	}
+	return p
+}()
 
 func buildPrelude(readOnly bool, n int) string {
 	var b strings.Builder

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/madbase/madbase/internal/httpx"
 	"github.com/madbase/madbase/internal/token"
@@ -206,15 +207,26 @@ func TestRotateKeys(t *testing.T) {
 	}
 }
 
-func TestEndInBatch(t *testing.T) {
+// tableT provisions a project on a one-connection manager with a table
+// public.t (v int), and returns the manager, the project's pool and a
+// service_role caller.
+func tableT(t *testing.T) (*Manager, *pgxpool.Pool, *Auth) {
+	t.Helper()
 	m := newManager(t, Options{MaxConns: 1})
 	p := provision(t, m, "alpha")
-	ctx := t.Context()
-	pool, _ := m.Pool(ctx, p)
-	if _, err := pool.Exec(ctx, "create table public.t (v int)"); err != nil {
+	pool, err := m.Pool(t.Context(), p)
+	if err != nil {
 		t.Fatal(err)
 	}
-	svc := &Auth{Project: p, Claims: token.Claims{"role": "service_role"}}
+	if _, err := pool.Exec(t.Context(), "create table public.t (v int)"); err != nil {
+		t.Fatal(err)
+	}
+	return m, pool, &Auth{Project: p, Claims: token.Claims{"role": "service_role"}}
+}
+
+func TestEndInBatch(t *testing.T) {
+	m, pool, svc := tableT(t)
+	ctx := t.Context()
 	err := m.Tx(ctx, svc, TxOptions{EndInBatch: true}, func(ctx context.Context, q Querier) error {
 		var user string
 		if err := q.QueryRow(ctx, "insert into public.t values (1) returning current_user").Scan(&user); err != nil {
@@ -277,14 +289,8 @@ func TestEndInBatch(t *testing.T) {
 }
 
 func TestHold(t *testing.T) {
-	m := newManager(t, Options{MaxConns: 1})
-	p := provision(t, m, "alpha")
+	m, pool, svc := tableT(t)
 	ctx := t.Context()
-	pool, _ := m.Pool(ctx, p)
-	if _, err := pool.Exec(ctx, "create table public.t (v int)"); err != nil {
-		t.Fatal(err)
-	}
-	svc := &Auth{Project: p, Claims: token.Claims{"role": "service_role"}}
 	// The hold fails when the statement set hold.me.
 	const hold = `select 1 / (case when current_setting('hold.me', true) = 'yes' then 0 else 1 end)`
 	insert := func(v int, judge bool, verdict error) error {
