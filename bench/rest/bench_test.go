@@ -244,17 +244,8 @@ func TestBench(t *testing.T) {
 	rounds := envInt("BENCH_ROUNDS", 10)
 
 	e := apitest.New(t, pg, map[string]string{"MADBASE_LOG_LEVEL": "error", "MADBASE_TENANT_MAX_CONNS": strconv.Itoa(maxConns)})
-	dbURL := pg.NewDB(t, template)
-	body, _ := json.Marshal(map[string]any{"ref": "bench", "name": "bench", "db_url": dbURL})
-	req := httptest.NewRequest("POST", "/admin/v1/projects", bytes.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+apitest.AdminToken)
-	rec := httptest.NewRecorder()
-	e.Handler.ServeHTTP(rec, req)
-	if rec.Code != 201 {
-		t.Fatalf("create project: %d %s", rec.Code, rec.Body.String())
-	}
-	var p apitest.Project
-	_ = json.Unmarshal(rec.Body.Bytes(), &p)
+	p := e.CreateProjectOn(t, "bench", pg.NewDB(t, template), nil)
+	dbURL := p.DBURL
 	mad := httptest.NewServer(e.Handler)
 	defer mad.Close()
 	// Both servers get the same requests, headers included: what the client

@@ -139,7 +139,13 @@ type Project struct {
 // the admin API. settings may be nil.
 func (e *Env) CreateProject(t testing.TB, ref string, settings map[string]any) *Project {
 	t.Helper()
-	dbURL := e.PG.NewDB(t, TenantTemplate)
+	return e.CreateProjectOn(t, ref, e.PG.NewDB(t, TenantTemplate), settings)
+}
+
+// CreateProjectOn creates a project on the database at dbURL (one made
+// from a fixture template of the caller's, say) through the admin API.
+func (e *Env) CreateProjectOn(t testing.TB, ref, dbURL string, settings map[string]any) *Project {
+	t.Helper()
 	body := map[string]any{"ref": ref, "name": ref, "db_url": dbURL}
 	for k, v := range settings {
 		body[k] = v
